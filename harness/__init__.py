@@ -1,0 +1,1 @@
+"""M-STAR self-evolving training harness."""
