@@ -1,0 +1,43 @@
+"""Greedy evaluation: accuracy overall, per task and per question type."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from harness.adapters import Adapter, Prompt
+from harness.answers import exact_match_reward
+from harness.datasets import Record
+from harness.rollout import greedy
+
+
+def prompts_of(records: list[Record], cot: bool = True) -> list[Prompt]:
+    return [Prompt(r.question, r.image, cot=cot) for r in records]
+
+
+def score(responses: list[str], records: list[Record]) -> list[float]:
+    """1.0 / 0.0 per response against the record's gold answer."""
+    return [exact_match_reward([resp], **rec.reward_fields())[0] or 0.0 for resp, rec in zip(responses, records)]
+
+
+def _mean(xs: list[float]) -> float:
+    return round(sum(xs) / len(xs), 4) if xs else float("nan")
+
+
+def accuracy_table(correct: list[float], records: list[Record]) -> dict:
+    """Overall accuracy plus breakdowns by task and by question type."""
+    by_task, by_type = defaultdict(list), defaultdict(list)
+    for c, r in zip(correct, records):
+        by_task[r.task].append(c)
+        by_type[r.question_type].append(c)
+    return {"accuracy": _mean(correct), "n": len(correct),
+            "by_task": {k: _mean(v) for k, v in sorted(by_task.items())},
+            "by_question_type": {k: _mean(v) for k, v in sorted(by_type.items())}}
+
+
+def evaluate(model, adapter: Adapter, splits: dict[str, list[Record]], max_new_tokens: int,
+             batch_sequences: int, cot: bool = True) -> dict:
+    """Greedy accuracy tables for each named split."""
+    out = {}
+    for name, records in splits.items():
+        responses = greedy(model, adapter, prompts_of(records, cot), max_new_tokens, batch_sequences, desc=f"eval {name}")
+        out[name] = accuracy_table(score(responses, records), records)
+    return out

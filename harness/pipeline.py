@@ -1,0 +1,169 @@
+"""The shared stages before self-evolution: data -> base (embedded only) -> warm-up (pi_0).
+
+Each stage is a cached folder (harness.stages) keyed by exactly the config it depends on plus its
+inputs' keys, so a sweep computes each once and later sweeps reuse them. The run seed is not part of
+any key: every seed of a sweep self-evolves from the same pi_0, as in the paper.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from harness.adapters import Adapter, Prompt, adapter_for
+from harness.answers import exact_match_reward
+from harness.config import RunConfig, to_dict
+from harness.datasets import Record, load_mathv360k, load_mathvista
+from harness.evaluate import evaluate
+from harness.io import atomic_write_json
+from harness.rollout import BACKENDS
+from harness.selection import dedup_correct
+from harness.sft import Example, make_optimizer, train_epoch
+from harness.stages import ensure_stage, stage_path
+
+log = logging.getLogger(__name__)
+SPLITS = ("labeled", "unlabeled", "val", "test_id")
+
+
+@dataclass
+class Inputs:
+    """The finished shared stages a run starts from."""
+
+    data: Path        # folder with mathv360k/ and mathvista/
+    base: Path        # base model checkpoint folder
+    warmup: Path      # stage folder; pi_0 in warmup/model
+
+
+def load_splits(data: Path) -> dict[str, list[Record]]:
+    """Every split of a data folder, through the same loaders as the real datasets."""
+    out = {s: load_mathv360k(data / "mathv360k" / f"{s}.json", labeled=s != "unlabeled") for s in SPLITS}
+    out["test_ood"] = load_mathvista(data / "mathvista" / "testmini.json")
+    return out
+
+
+def load_policy(path: Path, threads: int):
+    """(model, adapter) from any local checkpoint loadable by the Auto classes."""
+    import harness.tinyvlm  # noqa: F401  registers the embedded model with the Auto classes
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    torch.set_num_threads(threads)
+    model = AutoModelForImageTextToText.from_pretrained(path)
+    processor = AutoProcessor.from_pretrained(path)
+    return model.eval(), adapter_for(model, processor)
+
+
+def save_policy(model, adapter: Adapter, path: Path) -> None:
+    model.save_pretrained(path)
+    adapter.processor.save_pretrained(path)
+
+
+def short_answer(rec: Record) -> str:
+    """The answer as a MathV360K gpt turn writes it: the option letter for multi-choice."""
+    return chr(ord("A") + rec.choices.index(rec.answer)) if rec.choices else rec.answer
+
+
+def test_splits(splits: dict[str, list[Record]]) -> dict[str, list[Record]]:
+    return {k: splits[k] for k in ("test_id", "test_ood")}
+
+
+# ---- data ---------------------------------------------------------------------------------------
+
+def data_stage(cfg: RunConfig, cache: Path) -> Path:
+    if cfg.data.path:
+        return Path(cfg.data.path).resolve()
+    from harness.world.writer import write_world
+
+    payload = {"world": to_dict(cfg.world)}
+    payload["world"].pop("base_corpus")
+    return ensure_stage(stage_path(cache, "data", payload), payload,
+                        lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes),
+                                                           cfg.world.families)})
+
+
+# ---- base ---------------------------------------------------------------------------------------
+
+def base_stage(cfg: RunConfig, cache: Path, data: Path) -> Path:
+    if cfg.model.path:
+        return Path(cfg.model.path).resolve()
+    m = cfg.model
+    payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base),
+               "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads], "data": data.name}
+    return ensure_stage(stage_path(cache, "base", payload), payload, lambda tmp: _build_base(cfg, data, tmp))
+
+
+def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
+    from harness.tinyvlm import build_tiny_vlm
+    from harness.world.corpus import base_corpus
+
+    torch.manual_seed(cfg.world.seed)
+    torch.set_num_threads(cfg.model.threads)
+    model, processor = build_tiny_vlm(hidden_size=cfg.model.hidden_size, num_hidden_layers=cfg.model.num_hidden_layers,
+                                      num_attention_heads=cfg.model.num_attention_heads,
+                                      intermediate_size=4 * cfg.model.hidden_size)
+    adapter = adapter_for(model, processor)
+    b = cfg.base
+    corpus = base_corpus(cfg.world.seed, cfg.world.base_corpus, cfg.world.families, b.cot_fraction,
+                         b.hint_fraction, b.distractor_rate)
+    opt, sched = make_optimizer(model, b.optim)
+    steps, epoch, losses = 0, 0, []
+    while steps < b.steps:
+        r = train_epoch(model, adapter, opt, sched, corpus, b.optim, seed=epoch, desc=f"base epoch {epoch}",
+                        max_steps=b.steps - steps)
+        steps, epoch = steps + r["steps"], epoch + 1
+        losses.append(r["loss"])
+        log.info("base epoch %d: loss %.3f (%d/%d steps)", epoch, r["loss"], steps, b.steps)
+    save_policy(model, adapter, out / "model")
+    splits = test_splits(load_splits(data))
+    ev = evaluate(model, adapter, splits, cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=False)
+    atomic_write_json(out / "eval.json", ev)
+    return {"params": sum(p.numel() for p in model.parameters()), "epoch_losses": losses,
+            "accuracy": {k: v["accuracy"] for k, v in ev.items()}}
+
+
+# ---- warm-up ------------------------------------------------------------------------------------
+
+def warmup_stage(cfg: RunConfig, cache: Path, data: Path, base: Path) -> Path:
+    payload = {"warmup": to_dict(cfg.warmup), "base": str(base), "data": str(data),
+               "max_new_tokens": cfg.model.max_new_tokens}
+    return ensure_stage(stage_path(cache, "warmup", payload), payload, lambda tmp: _build_warmup(cfg, data, base, tmp))
+
+
+def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
+    w = cfg.warmup
+    model, adapter = load_policy(base / "model" if (base / "model").is_dir() else base, cfg.model.threads)
+    splits = load_splits(data)
+    labeled = splits["labeled"]
+    hinted = [Prompt(r.question, r.image, cot=True, hint=short_answer(r)) for r in labeled]
+    sample = BACKENDS.get(cfg.rollout.backend)
+    responses = sample(model, adapter, hinted, w.samples_per_query, w.temperature, cfg.model.max_new_tokens,
+                       cfg.rollout.batch_sequences, seed=cfg.world.seed, desc="warm-up rationales")
+    rng = random.Random(cfg.world.seed)
+    pool, solved = [], 0
+    for rec, resps in zip(labeled, responses):
+        rewards = exact_match_reward(resps, **rec.reward_fields())
+        kept = dedup_correct(resps, rewards)[: w.max_per_query]
+        solved += bool(kept)
+        pool += [Example(Prompt(rec.question, rec.image, cot=True), r) for r in kept]
+    examples = rng.sample(pool, min(w.max_examples, len(pool)))
+    log.info("warm-up: %d/%d queries solved, %d rationales kept, training on %d", solved, len(labeled),
+             len(pool), len(examples))
+    opt, sched = make_optimizer(model, w.optim)
+    losses = [train_epoch(model, adapter, opt, sched, examples, w.optim, seed=e, desc=f"warm-up epoch {e}")["loss"]
+              for e in range(w.epochs)]
+    save_policy(model, adapter, out / "model")
+    ev = evaluate(model, adapter, {**test_splits(splits), "val": splits["val"]}, cfg.model.max_new_tokens,
+                  cfg.eval.batch_sequences)
+    atomic_write_json(out / "eval.json", ev)
+    return {"queries_solved": solved, "rationales": len(pool), "examples": len(examples), "losses": losses,
+            "accuracy": {k: v["accuracy"] for k, v in ev.items()}}
+
+
+def prepare(cfg: RunConfig) -> Inputs:
+    """Build (or reuse) the shared stages of a run."""
+    cache = Path(cfg.results_dir) / "_stages"
+    data = data_stage(cfg, cache)
+    base = base_stage(cfg, cache, data)
+    return Inputs(data=data, base=base, warmup=warmup_stage(cfg, cache, data, base))

@@ -1,0 +1,96 @@
+"""Rollout backends: K responses per prompt. `hf` works with any transformers causal VLM.
+
+The hf sampler encodes each prompt once (left-padded batch, one prefill), repeats the KV cache K
+times, decodes with sampling, drops finished sequences from the cache as they end, and stops when
+all have ended. Batches hold up to `batch_sequences` sequences: per-step overhead dominates at
+small batch on CPU (DESIGN.md section 5).
+"""
+from __future__ import annotations
+
+import inspect
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.adapters import Adapter, Prompt
+from harness.registry import Registry
+
+BACKENDS = Registry("rollout backend")
+
+
+def _accepts(model, name: str) -> bool:
+    return name in inspect.signature(model.forward).parameters
+
+
+def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+@torch.inference_mode()
+def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float,
+                  max_new_tokens: int, generator) -> list[list[str]]:
+    inputs = adapter.encode_prompts(prompts)
+    mask = inputs["attention_mask"]
+    use_pos = _accepts(model, "position_ids")
+    if use_pos:
+        inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(**inputs, use_cache=True, logits_to_keep=1)
+    cache = getattr(out, "cache", None) or out.past_key_values
+    cache_arg = "cache" if _accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
+    logits = out.logits[:, -1]
+    if k > 1:
+        cache.batch_repeat_interleave(k)
+        logits = logits.repeat_interleave(k, 0)
+        mask = mask.repeat_interleave(k, 0)
+    n = logits.shape[0]
+    alive = torch.arange(n)
+    tokens: list[list[int]] = [[] for _ in range(n)]
+    next_pos = mask.sum(1)
+    for _ in range(max_new_tokens):
+        tok = _pick(logits, temperature, generator)
+        done = tok == adapter.eos_token_id
+        for row, t, d in zip(alive.tolist(), tok.tolist(), done.tolist()):
+            if not d:
+                tokens[row].append(t)
+        keep = (~done).nonzero().squeeze(1)
+        if keep.numel() == 0:
+            break
+        if keep.numel() < alive.numel():
+            cache.batch_select_indices(keep)
+            alive, tok, mask, next_pos = alive[keep], tok[keep], mask[keep], next_pos[keep]
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], 1)
+        step = {"input_ids": tok.unsqueeze(1), "attention_mask": mask, cache_arg: cache, "use_cache": True}
+        if use_pos:
+            step["position_ids"] = next_pos.unsqueeze(1)
+        next_pos = next_pos + 1
+        logits = model(**step, logits_to_keep=1).logits[:, -1]
+    texts = [adapter.decode(t) for t in tokens]
+    return [texts[i * k:(i + 1) * k] for i in range(len(prompts))]
+
+
+@BACKENDS.register("hf")
+def hf_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float, max_new_tokens: int,
+              batch_sequences: int = 512, seed: int = 0, desc: str = "sampling") -> list[list[str]]:
+    """K responses per prompt (temperature 0 = greedy, then k must be 1)."""
+    if temperature <= 0 and k != 1:
+        raise ValueError("greedy decoding gives one response per prompt; use k=1")
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    per_chunk = max(1, batch_sequences // k)
+    results: list[list[str]] = []
+    with tqdm(total=len(prompts), desc=desc, unit="prompt", leave=False, mininterval=2) as bar:
+        for i in range(0, len(prompts), per_chunk):
+            chunk = prompts[i:i + per_chunk]
+            results += _sample_chunk(model, adapter, chunk, k, temperature, max_new_tokens, generator)
+            bar.update(len(chunk))
+    return results
+
+
+def greedy(model, adapter: Adapter, prompts: list[Prompt], max_new_tokens: int, batch_sequences: int = 512,
+           desc: str = "greedy") -> list[str]:
+    """One greedy response per prompt."""
+    out = hf_sample(model, adapter, prompts, 1, 0.0, max_new_tokens, batch_sequences, desc=desc)
+    return [r[0] for r in out]

@@ -1,0 +1,80 @@
+"""A run folder: resolved config, status, metrics, evaluation, log and TensorBoard events."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import traceback
+from pathlib import Path
+
+import yaml
+
+from harness.config import RunConfig, to_dict
+from harness.io import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
+from harness.stages import config_hash
+
+STATES = ("pending", "running", "done", "failed")
+
+
+def slug(text: str) -> str:
+    """A folder-safe label: 'Continuous 25.00%' -> 'continuous-25-00'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "run"
+
+
+def run_key(cfg: RunConfig) -> str:
+    """Hash of everything that changes a run's results (not its name or where it is stored)."""
+    d = to_dict(cfg)
+    d.pop("name"), d.pop("results_dir")
+    return config_hash(d, 8)
+
+
+def run_path(cfg: RunConfig, label: str | None = None) -> Path:
+    """Deterministic folder: results/<name>/<label-slug>-<hash>; submitting again resumes."""
+    label = label or f"{cfg.method.kind}-seed{cfg.seed}"
+    return Path(cfg.results_dir) / cfg.name / f"{slug(label)}-{run_key(cfg)}"
+
+
+class RunDir:
+    """Reads and writes one run folder."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.log_path = self.path / "run.log"
+
+    def init(self, cfg: RunConfig, label: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path / "config.yaml", yaml.safe_dump({"label": label, **to_dict(cfg)}, sort_keys=False))
+
+    def status(self) -> dict:
+        return read_json(self.path / "status.json", {"state": "pending"})
+
+    def set_status(self, state: str, **fields) -> None:
+        atomic_write_json(self.path / "status.json", {**self.status(), "state": state, "updated": time.time(),
+                                                      "log": str(self.log_path), **fields})
+
+    def fail(self, exc: BaseException) -> None:
+        self.set_status("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
+
+    def metrics(self) -> list[dict]:
+        return read_jsonl(self.path / "metrics.jsonl")
+
+    def add_metrics(self, row: dict) -> None:
+        append_jsonl(self.path / "metrics.jsonl", [row])
+
+    def truncate_metrics(self, iterations: int) -> None:
+        """Drop rows of iterations after the last checkpoint (a kill after logging, before saving)."""
+        rows = [r for r in self.metrics() if r["iteration"] < iterations]
+        atomic_write_text(self.path / "metrics.jsonl", "".join(__import__("json").dumps(r, sort_keys=True) + "\n" for r in rows))
+
+    def write_eval(self, ev: dict) -> None:
+        atomic_write_json(self.path / "eval.json", ev)
+
+    def logger(self) -> logging.Logger:
+        """A logger writing to run.log (and propagating to the console)."""
+        log = logging.getLogger(f"run.{self.path}")
+        if not log.handlers:
+            h = logging.FileHandler(self.log_path)
+            h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(h)
+            log.setLevel(logging.INFO)
+        return log

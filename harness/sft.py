@@ -1,0 +1,70 @@
+"""Supervised fine-tuning on (prompt, response) pairs: the Improve step, the warm-up and base pre-training."""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.adapters import Adapter, Prompt
+from harness.config import OptimConfig
+
+
+@dataclass
+class Example:
+    """One training pair."""
+
+    prompt: Prompt
+    response: str
+
+
+def make_optimizer(model, cfg: OptimConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW over trainable parameters with the paper's schedule: linear warm-up, then constant."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warm = cfg.warmup_steps
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm) if warm else 1.0)
+    return opt, sched
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random, group: int = 16) -> list[list[int]]:
+    """Shuffled batches of similar length: padding is most of the cost of mixed short and long examples.
+
+    >>> sorted(len(b) for b in length_grouped_batches([5, 1, 9, 3, 7], 2, random.Random(0)))
+    [1, 2, 2]
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    for i in range(0, len(order), batch_size * group):
+        chunk = sorted(order[i:i + batch_size * group], key=lengths.__getitem__)
+        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def train_epoch(model, adapter: Adapter, optimizer, scheduler, examples: list[Example], cfg: OptimConfig,
+                seed: int, desc: str = "sft", max_steps: int | None = None) -> dict:
+    """One shuffled pass over the examples (at most max_steps); returns mean loss and optimizer steps."""
+    if not examples:
+        return {"loss": math.nan, "steps": 0}
+    model.train()
+    batches = length_grouped_batches([len(e.prompt.question) + len(e.response) for e in examples],
+                                     cfg.batch_size, random.Random(seed))[:max_steps]
+    losses = []
+    for idx in tqdm(batches, desc=desc, unit="step", leave=False, mininterval=2):
+        batch = [examples[i] for i in idx]
+        inputs = adapter.encode_train([e.prompt for e in batch], [e.response for e in batch])
+        if "position_ids" not in inputs:
+            inputs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        loss = model(**inputs, use_cache=False).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+    model.eval()
+    return {"loss": sum(losses) / len(losses), "steps": len(batches)}

@@ -1,0 +1,43 @@
+"""The embedded base model's pre-training corpus, generated apart from the training splits.
+
+It teaches the tiny VLM what a pre-trained LMM already knows (DESIGN.md section 5): plain prompts
+are answered directly; prompts with the CoT instruction get a step-by-step solution, sometimes with
+an answer-irrelevant 'note:' step; some CoT prompts also show the answer (rationalisation).
+"""
+from __future__ import annotations
+
+import random
+
+from harness.adapters import Prompt
+from harness.sft import Example
+from harness.world.problems import LETTERS, Problem
+from harness.world.writer import human_turn, problems, split_rng
+
+
+def short_answer(p: Problem) -> str:
+    """The answer as a MathV360K gpt turn gives it: the letter for multi-choice."""
+    return LETTERS[p.choices.index(p.answer)] if p.choices else p.answer
+
+
+def with_distractor(rng: random.Random, p: Problem, rate: float) -> list[str]:
+    """The gold steps, with one 'note:' step inserted after the reading step at the given rate."""
+    steps = list(p.steps)
+    if p.distractors and rng.random() < rate:
+        steps.insert(1, rng.choice(p.distractors))
+    return steps
+
+
+def base_corpus(seed: int, n: int, families: list[str], cot_fraction: float, hint_fraction: float,
+                distractor_rate: float) -> list[Example]:
+    """n pre-training examples with in-memory images."""
+    rng = split_rng(seed, "base-corpus-mix")
+    out = []
+    for p in problems(seed, "base-corpus", n, families):
+        question = human_turn(p).replace("<image>\n", "")
+        if rng.random() < cot_fraction:
+            hint = short_answer(p) if rng.random() < hint_fraction else None
+            out.append(Example(Prompt(question, p.image, cot=True, hint=hint),
+                               "\n".join(with_distractor(rng, p, distractor_rate))))
+        else:
+            out.append(Example(Prompt(question, p.image, cot=False), short_answer(p)))
+    return out

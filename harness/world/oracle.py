@@ -1,0 +1,30 @@
+"""Oracle checks the synthetic world can make exactly, without an LLM judge."""
+from __future__ import annotations
+
+from harness.datasets import Record
+
+NOTE = "note:"
+
+
+def response_steps(response: str) -> list[str]:
+    """Non-empty lines of a response, stripped."""
+    return [s.strip() for s in response.splitlines() if s.strip()]
+
+
+def reasoning_correct(response: str, record: Record) -> bool | None:
+    """Whether every answer-relevant step equals the gold solution's; None when no gold solution is known.
+
+    >>> from pathlib import Path
+    >>> r = Record("1", Path("x.png"), "q", "8", "free_form", "integer", "t", solution=["a=3 b=5", "3+5=8", "answer: 8"])
+    >>> reasoning_correct("a=3 b=5\\nnote: b is tallest\\n3+5=8\\nanswer: 8", r), reasoning_correct("a=4 b=4\\n4+4=8\\nanswer: 8", r)
+    (True, False)
+    """
+    if not record.solution:
+        return None
+    relevant = [s for s in response_steps(response) if not s.startswith(NOTE)]
+    return relevant == [s.strip() for s in record.solution]
+
+
+def irrelevant_steps(response: str) -> int:
+    """Number of answer-irrelevant ('note:') steps in a response."""
+    return sum(s.startswith(NOTE) for s in response_steps(response))
