@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from math_verify import parse, verify
 
+# We call math-verify with its signal-based timeouts off (they fail off the main thread) and bound
+# input size instead; its warning about that would otherwise print on every process start.
+logging.getLogger("math_verify").setLevel(logging.ERROR)
 _MARKER = re.compile(r"\b(?:the\s+(?:final\s+)?answer\s+is\b\s*:?|answer\s*:)\s*", re.IGNORECASE)
 _LETTER = re.compile(r"^\(?([A-Za-z])\)?[.:]?$")
 _LETTER_TEXT = re.compile(r"^\(?([A-Za-z])[).:]\s*(.+)$")

@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 log = logging.getLogger(__name__)
 
 QUESTION_TYPES = ("multi_choice", "free_form")
@@ -59,6 +61,11 @@ def _safe_image(root: Path, rel: str | None) -> tuple[Path | None, str | None]:
         return None, "image path escapes the dataset root"
     if not path.is_file():
         return None, "image file not found"
+    try:
+        with Image.open(path) as im:
+            im.verify()
+    except Exception:  # PIL raises many types for truncated or non-image files
+        return None, "image file unreadable"
     return path, None
 
 

@@ -113,6 +113,15 @@ def _mean(xs) -> float | None:
     return round(sum(xs) / len(xs), 4) if xs else None
 
 
+def carry_over(method: Method, model, adapter, opt, sched, cfg: RunConfig, pi0: Path):
+    """What iteration t+1 starts from: pi_t or pi_0; the running optimizer + LR schedule or fresh ones."""
+    if not method.keeps_model:
+        model, adapter = load_policy(pi0, cfg.model.threads)
+    if not method.keeps_optimizer:
+        opt, sched = make_optimizer(model, cfg.method.optim)
+    return model, adapter, opt, sched
+
+
 def evolve(cfg: RunConfig, inputs: Inputs, rd: RunDir, log: logging.Logger) -> Path:
     """Run (or resume) every iteration of the plan; returns the folder of the final checkpoint."""
     method: Method = METHODS.get(cfg.method.kind)
@@ -132,10 +141,7 @@ def evolve(cfg: RunConfig, inputs: Inputs, rd: RunDir, log: logging.Logger) -> P
         log.info("resuming after iteration %d/%d", start, plan.iterations)
     for t in range(start, plan.iterations):
         t0 = time.time()
-        if not method.keeps_model:
-            model, adapter = load_policy(pi0, cfg.model.threads)
-        if not method.keeps_optimizer:
-            opt, sched = make_optimizer(model, cfg.method.optim)
+        model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
         queries = [labeled[i] for i in plan.queries(t)]
         if method.samples:
             responses = generate(model, adapter, cfg, queries, derive_seed(cfg.seed, t, "generate"))

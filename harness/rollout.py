@@ -34,11 +34,14 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
                   max_new_tokens: int, generator) -> list[list[str]]:
     inputs = adapter.encode_prompts(prompts)
     mask = inputs["attention_mask"]
+    # The same rules as transformers' generate: positions from the padding mask if forward takes them,
+    # logits of the last position only if forward supports it.
     use_pos = _accepts(model, "position_ids")
+    keep_last = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
     if use_pos:
         inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(**inputs, use_cache=True, logits_to_keep=1)
-    cache = getattr(out, "cache", None) or out.past_key_values
+    out = model(**inputs, use_cache=True, **keep_last)
+    cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
     cache_arg = "cache" if _accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
     logits = out.logits[:, -1]
     if k > 1:
@@ -49,15 +52,15 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
     alive = torch.arange(n)
     tokens: list[list[int]] = [[] for _ in range(n)]
     next_pos = mask.sum(1)
-    for _ in range(max_new_tokens):
+    for step_index in range(max_new_tokens):
         tok = _pick(logits, temperature, generator)
         done = tok == adapter.eos_token_id
         for row, t, d in zip(alive.tolist(), tok.tolist(), done.tolist()):
             if not d:
                 tokens[row].append(t)
         keep = (~done).nonzero().squeeze(1)
-        if keep.numel() == 0:
-            break
+        if keep.numel() == 0 or step_index == max_new_tokens - 1:
+            break  # all ended, or the budget is spent (a further forward's logits would go unused)
         if keep.numel() < alive.numel():
             cache.batch_select_indices(keep)
             alive, tok, mask, next_pos = alive[keep], tok[keep], mask[keep], next_pos[keep]
@@ -66,7 +69,7 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
         if use_pos:
             step["position_ids"] = next_pos.unsqueeze(1)
         next_pos = next_pos + 1
-        logits = model(**step, logits_to_keep=1).logits[:, -1]
+        logits = model(**step, **keep_last).logits[:, -1]
     texts = [adapter.decode(t) for t in tokens]
     return [texts[i * k:(i + 1) * k] for i in range(len(prompts))]
 

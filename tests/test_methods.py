@@ -1,0 +1,59 @@
+"""Each training method carries over exactly what the paper says (section 3.2)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.adapters import adapter_for
+from harness.config import load_config
+from harness.evolve import carry_over
+from harness.methods import METHODS
+from harness.sft import make_optimizer, train_epoch
+from harness.tinyvlm import build_tiny_vlm
+from harness.world.corpus import base_corpus
+
+
+def _weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """pi_0 saved to disk, then a copy trained for two real steps: weights and optimizer moved on."""
+    torch.manual_seed(0)
+    model, proc = build_tiny_vlm(tmp_path / "pi0", hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=64)
+    pi0 = _weights(model).clone()
+    cfg = load_config(None, ["method.optim.batch_size=4", "method.optim.warmup_steps=10"])
+    adapter = adapter_for(model, proc)
+    opt, sched = make_optimizer(model, cfg.method.optim)
+    examples = base_corpus(0, 8, ["chart", "counting"], 0.5, 0.0, 0.0)
+    train_epoch(model, adapter, opt, sched, examples, cfg.method.optim, seed=0)
+    return model, adapter, opt, sched, cfg, tmp_path / "pi0", pi0
+
+
+def test_restem_restarts_from_pi0_with_fresh_optimizer(trained):
+    model, adapter, opt, sched, cfg, pi0_path, pi0 = trained
+    assert not torch.equal(_weights(model), pi0)
+    m2, _, opt2, sched2 = carry_over(METHODS.get("restem"), model, adapter, opt, sched, cfg, pi0_path)
+    assert torch.equal(_weights(m2), pi0)
+    assert opt2 is not opt and not opt2.state
+    assert sched2.last_epoch == 0
+
+
+def test_iterative_rft_keeps_weights_but_not_the_optimizer(trained):
+    model, adapter, opt, sched, cfg, pi0_path, pi0 = trained
+    before = _weights(model).clone()
+    m2, _, opt2, sched2 = carry_over(METHODS.get("iterative_rft"), model, adapter, opt, sched, cfg, pi0_path)
+    assert m2 is model and torch.equal(_weights(m2), before)
+    assert opt2 is not opt and not opt2.state
+    assert sched2.last_epoch == 0 and sched2.get_last_lr()[0] == pytest.approx(cfg.method.optim.lr / 10)
+
+
+@pytest.mark.parametrize("name", ["continuous", "sft"])
+def test_continuous_keeps_model_optimizer_and_schedule_position(trained, name):
+    model, adapter, opt, sched, cfg, pi0_path, pi0 = trained
+    m2, _, opt2, sched2 = carry_over(METHODS.get(name), model, adapter, opt, sched, cfg, pi0_path)
+    assert m2 is model and opt2 is opt and sched2 is sched
+    assert all(s["step"] == 2 for s in opt2.state.values())
+    assert sched2.last_epoch == 2 and sched2.get_last_lr()[0] == pytest.approx(cfg.method.optim.lr * 3 / 10)

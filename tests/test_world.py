@@ -1,0 +1,75 @@
+"""The embedded world: deterministic, every family in both question types, consistent with the reward."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from harness.answers import exact_match_reward
+from harness.config import FAMILIES
+from harness.datasets import load_mathv360k, load_mathvista
+from harness.world.problems import generate
+from harness.world.writer import problems, write_world
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("ood", [False, True])
+def test_gold_solution_is_judged_correct_and_wrong_answer_is_not(family, ood):
+    rng = random.Random(7)
+    kinds = set()
+    for _ in range(150):
+        p = generate(rng, family, ood)
+        record = dict(answer=p.answer, question_type=p.question_type, answer_type=p.answer_type,
+                      choices=p.choices, precision=p.precision, unit=p.unit)
+        assert exact_match_reward(["\n".join(p.steps)], **record) == [1.0], p.steps
+        wrong = "\n".join(p.steps[:-1] + ["answer: zzz"])
+        assert exact_match_reward([wrong], **record) == [0.0]
+        assert len("\n".join(p.steps)) <= 120  # fits the default max_new_tokens with room
+        kinds.add(p.question_type)
+    assert kinds == {"multi_choice", "free_form"}
+
+
+def test_generation_is_deterministic():
+    a = problems(3, "val", 10, FAMILIES)
+    b = problems(3, "val", 10, FAMILIES)
+    assert [p.steps for p in a] == [p.steps for p in b]
+    assert [p.image.tobytes() for p in a] == [p.image.tobytes() for p in b]
+    assert [p.steps for p in problems(4, "val", 10, FAMILIES)] != [p.steps for p in a]
+
+
+def test_ood_shifts_phrasing_and_options():
+    id_q = {generate(random.Random(i), "chart").question for i in range(200)}
+    ood = [generate(random.Random(i), "chart", ood=True) for i in range(200)]
+    assert not id_q & {p.question for p in ood}
+    assert max(len(p.choices) for p in ood if p.choices) == 5  # closed sets (4 colours) stay at 4
+    assert max(len(p.choices) for i in range(200) if (p := generate(random.Random(i), "chart")).choices) == 4
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    sizes = dict(labeled=10, unlabeled=5, val=5, test_id=5, test_ood=10)
+    return out, write_world(out, 0, sizes, FAMILIES)
+
+
+def test_writes_real_formats_and_loaders_read_them_back(world):
+    out, counts = world
+    raw = json.loads((out / "mathv360k" / "labeled.json").read_text())
+    assert set(raw[0]) >= {"id", "image", "conversations"}
+    assert [t["from"] for t in raw[0]["conversations"]] == ["human", "gpt"]
+    assert "\n" not in raw[0]["conversations"][1]["value"]  # the gpt turn is the short answer only
+    vista = json.loads((out / "mathvista" / "testmini.json").read_text())
+    assert set(vista["1"]) >= {"pid", "question", "image", "choices", "unit", "precision", "answer",
+                               "question_type", "answer_type", "metadata"}
+    labeled = load_mathv360k(out / "mathv360k" / "labeled.json")
+    assert len(labeled) == counts["labeled"] == 10
+    assert {r.task for r in labeled} == {
+        "figure question answering", "geometry problem solving", "math word problem",
+        "textbook question answering", "visual question answering"}
+    unlabeled = load_mathv360k(out / "mathv360k" / "unlabeled.json", labeled=False)
+    assert all(r.answer is None and r.oracle_answer for r in unlabeled)
+    ood = load_mathvista(out / "mathvista" / "testmini.json")
+    assert len(ood) == 10 and all(r.image.is_file() for r in ood)
+    for r in labeled + ood:  # the answer stored in each format checks as correct against the gold steps
+        assert exact_match_reward(["\n".join(r.solution)], **r.reward_fields()) == [1.0]
