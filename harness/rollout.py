@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.adapters import Adapter, Prompt
+from harness.kvcache import GrowingCache
 from harness.registry import Registry
 
 BACKENDS = Registry("rollout backend")
@@ -38,32 +39,31 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
     # logits of the last position only if forward supports it.
     use_pos = _accepts(model, "position_ids")
     keep_last = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    cache_arg = "cache" if _accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
     if use_pos:
         inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(**inputs, use_cache=True, **keep_last)
-    cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-    cache_arg = "cache" if _accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
-    logits = out.logits[:, -1]
+    cache = GrowingCache(reserve=max_new_tokens)
+    logits = model(**inputs, **{cache_arg: cache}, use_cache=True, **keep_last).logits[:, -1]
     if k > 1:
         cache.batch_repeat_interleave(k)
         logits = logits.repeat_interleave(k, 0)
         mask = mask.repeat_interleave(k, 0)
     n = logits.shape[0]
-    alive = torch.arange(n)
+    rows = torch.arange(n)                       # which output sequence each cache row belongs to
+    ended = torch.zeros(n, dtype=torch.bool)     # rows that produced EOS but are not yet dropped
     tokens: list[list[int]] = [[] for _ in range(n)]
     next_pos = mask.sum(1)
     for step_index in range(max_new_tokens):
         tok = _pick(logits, temperature, generator)
-        done = tok == adapter.eos_token_id
-        for row, t, d in zip(alive.tolist(), tok.tolist(), done.tolist()):
-            if not d:
-                tokens[row].append(t)
-        keep = (~done).nonzero().squeeze(1)
-        if keep.numel() == 0 or step_index == max_new_tokens - 1:
+        ended |= tok == adapter.eos_token_id
+        for row, t in zip(rows[~ended].tolist(), tok[~ended].tolist()):
+            tokens[row].append(t)
+        if bool(ended.all()) or step_index == max_new_tokens - 1:
             break  # all ended, or the budget is spent (a further forward's logits would go unused)
-        if keep.numel() < alive.numel():
+        if ended.sum() * 4 >= len(ended):  # drop ended rows in bulk: each drop copies the cache
+            keep = (~ended).nonzero().squeeze(1)
             cache.batch_select_indices(keep)
-            alive, tok, mask, next_pos = alive[keep], tok[keep], mask[keep], next_pos[keep]
+            rows, tok, mask, next_pos, ended = rows[keep], tok[keep], mask[keep], next_pos[keep], ended[keep]
         mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], 1)
         step = {"input_ids": tok.unsqueeze(1), "attention_mask": mask, cache_arg: cache, "use_cache": True}
         if use_pos:
