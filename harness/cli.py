@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from harness.configio import ConfigError, describe
 
@@ -15,6 +16,20 @@ def _cmd_run(args) -> int:
     cfg = load_config(args.config, args.overrides)
     path = run(cfg, args.label)
     print(f"results: {path}")
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from harness.sweep import sweep
+
+    unfinished = sweep(args.grid, args.overrides, dry_run=args.dry_run, wait=args.wait)
+    return 1 if unfinished else 0
+
+
+def _cmd_status(args) -> int:
+    from harness.status import format_rows, rows
+
+    print(format_rows(rows(args.folder)))
     return 0
 
 
@@ -34,13 +49,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. method.kind=continuous seed=1")
     r.add_argument("--label", help="run label (default: '<method> seed <seed>')")
     r.set_defaults(func=_cmd_run)
+    s = sub.add_parser("sweep", help="expand an ablation grid and run it (resumes; skips finished runs)")
+    s.add_argument("grid", help="grid YAML, e.g. ablations/training_method.yaml")
+    s.add_argument("overrides", nargs="*", help="key=value for every run (executor=slurm, model.path=...) or "
+                                                "for the grid (seeds=[0,1,2], name=...)")
+    s.add_argument("--dry-run", action="store_true", help="print the expanded runs and the stage plan; start nothing")
+    s.add_argument("--wait", action="store_true", help="with executor=slurm: block until the jobs end, with progress")
+    s.set_defaults(func=_cmd_sweep)
+    st = sub.add_parser("status", help="one line per run of a sweep: state, iteration, last metric, log")
+    st.add_argument("folder", type=Path, help="results/<sweep>")
+    st.set_defaults(func=_cmd_status)
     c = sub.add_parser("config", help="list every config key with its default and doc")
     c.set_defaults(func=_cmd_config)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # key=value overrides may come before or after options such as --dry-run
+    args, extra = parser.parse_known_args(argv)
+    unknown = [a for a in extra if a.startswith("-") or not hasattr(args, "overrides")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if extra:
+        args.overrides = args.overrides + extra
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     from transformers.utils import logging as hf_logging
 

@@ -138,6 +138,26 @@ class EvalConfig:
 
 
 @dataclass
+class SlurmConfig:
+    """SLURM resources of each job (executor=slurm), passed to submitit."""
+
+    partition: str | None = spec(None, "partition; null = the cluster's default")
+    cpus_per_task: int = spec(2, "CPU cores per job", ge=1)
+    gpus_per_node: int = spec(0, "GPUs per job", ge=0)
+    nodes: int = spec(1, "nodes per job", ge=1)
+    mem_gb: float = spec(8.0, "memory per job in GB", gt=0)
+    timeout_min: int = spec(240, "time limit per job in minutes; a job that hits it is requeued and resumes", ge=1)
+    array_parallelism: int = spec(16, "at most this many runs of a sweep at once", ge=1)
+    max_requeues: int = spec(3, "how often a timed-out or preempted job is requeued", ge=0)
+    additional_parameters: dict[str, str] = spec({}, "extra sbatch flags, e.g. {account: abc, qos: high}")
+    setup: list[str] = spec([], "shell lines run before each job, e.g. module load cuda")
+
+
+# Fields that say where and how a run executes, not what it computes: excluded from run and stage keys.
+EXECUTION_KEYS = ("name", "results_dir", "executor", "slurm")
+
+
+@dataclass
 class RunConfig:
     """One self-evolving training run, end to end."""
 
@@ -153,6 +173,8 @@ class RunConfig:
     select: SelectConfig = spec(SelectConfig(), "selection of responses to train on")
     method: MethodConfig = spec(MethodConfig(), "training method")
     eval: EvalConfig = spec(EvalConfig(), "evaluation")
+    executor: Literal["local", "slurm"] = spec("local", "where runs execute: here, or as SLURM jobs through submitit")
+    slurm: SlurmConfig = spec(SlurmConfig(), "SLURM resources (executor=slurm)")
 
     def check(self):
         problems = []

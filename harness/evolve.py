@@ -9,6 +9,7 @@ import hashlib
 import logging
 import math
 import os
+import socket
 import random
 import time
 from dataclasses import dataclass
@@ -180,7 +181,7 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
         return rd.path
     rd.init(cfg, label)
     log = rd.logger()
-    rd.set_status("running", pid=os.getpid(), error=None, traceback=None)
+    rd.set_status("running", pid=os.getpid(), host=socket.gethostname(), error=None, traceback=None)
     try:
         inputs = prepare(cfg)
         final = evolve(cfg, inputs, rd, log)

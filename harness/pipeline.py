@@ -10,6 +10,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -22,7 +23,7 @@ from harness.io import atomic_write_json
 from harness.rollout import BACKENDS
 from harness.selection import dedup_correct
 from harness.sft import Example, make_optimizer, train_epoch
-from harness.stages import ensure_stage, stage_path
+from harness.stages import ensure_stage, is_done, stage_path
 
 log = logging.getLogger(__name__)
 SPLITS = ("labeled", "unlabeled", "val", "test_id")
@@ -69,29 +70,49 @@ def test_splits(splits: dict[str, list[Record]]) -> dict[str, list[Record]]:
     return {k: splits[k] for k in ("test_id", "test_ood")}
 
 
-# ---- data ---------------------------------------------------------------------------------------
+@dataclass
+class Stage:
+    """A shared stage: its cached folder and how to build it (None: an external path, nothing to build)."""
 
-def data_stage(cfg: RunConfig, cache: Path) -> Path:
-    if cfg.data.path:
-        return Path(cfg.data.path).resolve()
+    name: str
+    path: Path
+    payload: dict
+    build: Callable[[Path], dict] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.build is None or is_done(self.path)
+
+    def ensure(self) -> Path:
+        return self.path if self.build is None else ensure_stage(self.path, self.payload, self.build)
+
+
+def stages(cfg: RunConfig) -> list[Stage]:
+    """The shared stages a run needs, in order: data, base, warm-up. Pure: nothing is built."""
     from harness.world.writer import write_world
 
-    payload = {"world": to_dict(cfg.world)}
-    payload["world"].pop("base_corpus")
-    return ensure_stage(stage_path(cache, "data", payload), payload,
-                        lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes),
-                                                           cfg.world.families)})
-
-
-# ---- base ---------------------------------------------------------------------------------------
-
-def base_stage(cfg: RunConfig, cache: Path, data: Path) -> Path:
+    cache = Path(cfg.results_dir) / "_stages"
+    if cfg.data.path:
+        data = Stage("data", Path(cfg.data.path).resolve(), {"path": cfg.data.path})
+    else:
+        world = to_dict(cfg.world)
+        world.pop("base_corpus")  # only the base stage reads it
+        payload = {"world": world}
+        data = Stage("data", stage_path(cache, "data", payload), payload,
+                     lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes), cfg.world.families)})
     if cfg.model.path:
-        return Path(cfg.model.path).resolve()
-    m = cfg.model
-    payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base),
-               "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads], "data": data.name}
-    return ensure_stage(stage_path(cache, "base", payload), payload, lambda tmp: _build_base(cfg, data, tmp))
+        base = Stage("base", Path(cfg.model.path).resolve(), {"path": cfg.model.path})
+    else:
+        m = cfg.model
+        payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.path.name,
+                   "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]}
+        base = Stage("base", stage_path(cache, "base", payload), payload,
+                     lambda tmp: _build_base(cfg, data.path, tmp))
+    payload = {"warmup": to_dict(cfg.warmup), "base": str(base.path), "data": str(data.path),
+               "max_new_tokens": cfg.model.max_new_tokens}
+    warmup = Stage("warmup", stage_path(cache, "warmup", payload), payload,
+                   lambda tmp: _build_warmup(cfg, data.path, base.path, tmp))
+    return [data, base, warmup]
 
 
 def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
@@ -121,14 +142,6 @@ def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
     atomic_write_json(out / "eval.json", ev)
     return {"params": sum(p.numel() for p in model.parameters()), "epoch_losses": losses,
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}
-
-
-# ---- warm-up ------------------------------------------------------------------------------------
-
-def warmup_stage(cfg: RunConfig, cache: Path, data: Path, base: Path) -> Path:
-    payload = {"warmup": to_dict(cfg.warmup), "base": str(base), "data": str(data),
-               "max_new_tokens": cfg.model.max_new_tokens}
-    return ensure_stage(stage_path(cache, "warmup", payload), payload, lambda tmp: _build_warmup(cfg, data, base, tmp))
 
 
 def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
@@ -163,7 +176,5 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
 
 def prepare(cfg: RunConfig) -> Inputs:
     """Build (or reuse) the shared stages of a run."""
-    cache = Path(cfg.results_dir) / "_stages"
-    data = data_stage(cfg, cache)
-    base = base_stage(cfg, cache, data)
-    return Inputs(data=data, base=base, warmup=warmup_stage(cfg, cache, data, base))
+    data, base, warmup = (stage.ensure() for stage in stages(cfg))
+    return Inputs(data=data, base=base, warmup=warmup)

@@ -1,6 +1,7 @@
 """A run folder: resolved config, status, metrics, evaluation, log and TensorBoard events."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.config import RunConfig, to_dict
+from harness.config import EXECUTION_KEYS, RunConfig, to_dict
 from harness.io import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
 from harness.stages import config_hash
 
@@ -24,7 +25,8 @@ def slug(text: str) -> str:
 def run_key(cfg: RunConfig) -> str:
     """Hash of everything that changes a run's results (not its name or where it is stored)."""
     d = to_dict(cfg)
-    d.pop("name"), d.pop("results_dir")
+    for key in EXECUTION_KEYS:
+        d.pop(key)
     return config_hash(d, 8)
 
 
@@ -59,12 +61,19 @@ class RunDir:
         return read_jsonl(self.path / "metrics.jsonl")
 
     def add_metrics(self, row: dict) -> None:
+        """Append an iteration's row to metrics.jsonl and its numbers to the TensorBoard events."""
         append_jsonl(self.path / "metrics.jsonl", [row])
+        from torch.utils.tensorboard import SummaryWriter  # slow import, only needed here
+
+        with SummaryWriter(self.path / "tensorboard") as tb:
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key != "iteration":
+                    tb.add_scalar(key, value, row["iteration"])
 
     def truncate_metrics(self, iterations: int) -> None:
         """Drop rows of iterations after the last checkpoint (a kill after logging, before saving)."""
-        rows = [r for r in self.metrics() if r["iteration"] < iterations]
-        atomic_write_text(self.path / "metrics.jsonl", "".join(__import__("json").dumps(r, sort_keys=True) + "\n" for r in rows))
+        rows = [r for r in self.metrics() if r["iteration"] <= iterations]
+        atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
     def write_eval(self, ev: dict) -> None:
         atomic_write_json(self.path / "eval.json", ev)

@@ -1,0 +1,52 @@
+"""`harness status`: one line per run of a sweep (label, seed, state, iteration, last metric, log)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from harness.configio import ConfigError
+from harness.liveness import claimed_by_live_process
+from harness.rundir import RunDir
+
+
+def run_state(status: dict) -> str:
+    """The state to show: a 'running' status whose local process died is 'interrupted'."""
+    state = status.get("state", "pending")
+    if state == "running" and status.get("pid") and not status.get("slurm_job_id") and not claimed_by_live_process(status):
+        return "interrupted"
+    return state
+
+
+def rows(folder: Path) -> list[dict]:
+    """Status rows of every run in a sweep folder."""
+    manifest = Path(folder) / "sweep.yaml"
+    if not manifest.is_file():
+        raise ConfigError([f"{folder}: not a sweep folder (no sweep.yaml); give results/<sweep>"])
+    out = []
+    for run in yaml.safe_load(manifest.read_text())["runs"]:
+        rd = RunDir(Path(run["path"]))
+        status = rd.status()
+        metrics = rd.metrics()
+        last = metrics[-1] if metrics else {}
+        out.append({"label": run["label"], "seed": run["seed"], "state": run_state(status),
+                    "iteration": f"{status.get('iteration', last.get('iteration', 0))}/{status.get('iterations', '?')}",
+                    "val": last.get("val_greedy_accuracy"), "error": status.get("error"),
+                    "log": str(rd.log_path), "job": status.get("slurm_job_id")})
+    return out
+
+
+def format_rows(rs: list[dict]) -> str:
+    head = f"{'run':28s} {'seed':>4s} {'state':11s} {'iter':>7s} {'val acc':>7s}  log"
+    lines = [head]
+    for r in rs:
+        val = f"{r['val']:.3f}" if isinstance(r["val"], float) else "-"
+        state = r["state"] + (f" ({r['job']})" if r["job"] else "")
+        lines.append(f"{r['label']:28s} {r['seed']:>4d} {state:11s} {r['iteration']:>7s} {val:>7s}  {r['log']}")
+        if r["state"] == "failed" and r["error"]:
+            lines.append(f"{'':28s}      error: {r['error']}")
+    counts = {}
+    for r in rs:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""`harness sweep`: expand a grid, plan its shared stages, write the manifest, hand the runs to a runner."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from harness.configio import ConfigError, parse_overrides
+from harness.grid import RunSpec, expand
+from harness.io import atomic_write_text
+from harness.pipeline import Stage, stages
+from harness.rundir import RunDir
+
+log = logging.getLogger("harness")
+
+
+@dataclass
+class PlannedStage:
+    """A shared stage and the runs that need it."""
+
+    stage: Stage
+    runs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Sweep:
+    """An expanded, validated sweep."""
+
+    name: str
+    grid_file: Path
+    runs: list[RunSpec]
+    stages: list[PlannedStage]
+    cli: list[str]
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.runs[0].config.results_dir) / self.name
+
+    @property
+    def executor(self) -> str:
+        return self.runs[0].config.executor
+
+
+def plan_stages(runs: list[RunSpec]) -> list[PlannedStage]:
+    """Unique stages in dependency order (data, base, warm-up), each with the runs that share it."""
+    planned: dict[Path, PlannedStage] = {}
+    for spec in runs:
+        for stage in stages(spec.config):
+            planned.setdefault(stage.path, PlannedStage(stage)).runs.append(f"{spec.label} (seed {spec.seed})")
+    order = {"data": 0, "base": 1, "warmup": 2}
+    return sorted(planned.values(), key=lambda p: order[p.stage.name])
+
+
+def load_sweep(grid_file: str | Path, cli: list[str]) -> Sweep:
+    """Expand and validate everything; raises ConfigError listing every problem."""
+    name, runs = expand(grid_file, parse_overrides(cli))
+    executors = {r.config.executor for r in runs}
+    if len(executors) > 1:
+        raise ConfigError([f"{grid_file}: executor: runs disagree ({sorted(executors)}); set it once for the sweep"])
+    return Sweep(name, Path(grid_file), runs, plan_stages(runs), cli)
+
+
+def write_manifest(sw: Sweep) -> None:
+    """sweep.yaml: what was expanded, before anything runs (harness status and report read it)."""
+    doc = {"name": sw.name, "grid": str(sw.grid_file), "overrides": sw.cli, "executor": sw.executor,
+           "runs": [r.manifest() for r in sw.runs],
+           "stages": [{"name": p.stage.name, "path": str(p.stage.path), "runs": len(p.runs)} for p in sw.stages]}
+    atomic_write_text(sw.folder / "sweep.yaml", yaml.safe_dump(doc, sort_keys=False))
+
+
+def describe_plan(sw: Sweep) -> str:
+    """The dry-run text: every run and every stage, with what is shared and what is done."""
+    lines = [f"sweep {sw.name}: {len(sw.runs)} runs, executor {sw.executor}, folder {sw.folder}", "", "stages:"]
+    for p in sw.stages:
+        state = "done" if p.stage.done else ("external" if p.stage.build is None else "to build")
+        lines.append(f"  {p.stage.name:7s} {state:9s} shared by {len(p.runs):3d} runs  {p.stage.path}")
+    lines += ["", "runs:"]
+    for r in sw.runs:
+        lines.append(f"  {r.label:28s} seed {r.seed}  {RunDir(r.path).status()['state']:8s} {r.path}")
+    return "\n".join(lines)
+
+
+def sweep(grid_file: str | Path, cli: list[str], dry_run: bool = False, wait: bool = False) -> int:
+    """Run (or resume) a sweep; returns the number of runs that are not done (0 = all done or submitted)."""
+    from runners import RUNNERS
+
+    sw = load_sweep(grid_file, cli)
+    if dry_run:
+        print(describe_plan(sw))
+        return 0
+    write_manifest(sw)
+    return RUNNERS.get(sw.executor)(sw, wait=wait)
