@@ -11,9 +11,18 @@ from harness.rundir import RunDir
 
 
 def run_state(status: dict) -> str:
-    """The state to show: a 'running' status whose local process died is 'interrupted'."""
+    """The state to show. A run whose local process died is 'interrupted'; a SLURM run whose job ended
+    without finishing (cancelled, failed, out of memory...) is 'failed'."""
     state = status.get("state", "pending")
-    if state == "running" and status.get("pid") and not status.get("slurm_job_id") and not claimed_by_live_process(status):
+    if state not in ("pending", "running"):
+        return state
+    job = status.get("slurm_job_id")
+    if job:
+        from runners.slurm import ACTIVE, slurm_state
+
+        slurm = slurm_state(job)
+        return state if slurm in ACTIVE or slurm is None else "failed"
+    if state == "running" and not claimed_by_live_process(status):
         return "interrupted"
     return state
 

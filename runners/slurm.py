@@ -1,9 +1,126 @@
-"""The SLURM runner (submitit). Filled in with the sweep engine's SLURM support."""
+"""The SLURM runner: submitit jobs, submit-and-exit by default.
+
+Each group of runs that shares a warm-up gets one stage job (data -> base -> warm-up, skipped when
+already built); its runs go in as one job array that depends on it (afterok). A run job is
+Checkpointable: on timeout or preemption submitit requeues it and it resumes from its last finished
+iteration. The cluster is named explicitly: submitit's AutoExecutor would pick SLURM by itself
+whenever `srun` is on PATH.
+"""
 from __future__ import annotations
 
+import logging
+import subprocess
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import submitit
+
+from harness.config import RunConfig, SlurmConfig
+from harness.configio import from_dict, to_dict
+from harness.io import atomic_write_json
+from harness.rundir import RunDir
 from runners import RUNNERS
+
+log = logging.getLogger("harness")
+ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING")
+
+
+class StageJob:
+    """Builds the shared stages of a run config (each stage is locked and cached)."""
+
+    def __init__(self, config: dict):
+        self.config = config
+
+    def __call__(self) -> str:
+        from harness.pipeline import prepare
+
+        return str(prepare(from_dict(RunConfig, self.config)).warmup)
+
+
+class RunJob(submitit.helpers.Checkpointable):
+    """One run. Checkpointable: on timeout or preemption submitit resubmits this same call, and the
+    run resumes after its last finished iteration (it checkpoints itself every iteration)."""
+
+    def __init__(self, config: dict, label: str):
+        self.config, self.label = config, label
+
+    def __call__(self) -> str:
+        from harness.evolve import run
+
+        return str(run(from_dict(RunConfig, self.config), self.label))
+
+
+def executor(folder: Path, s: SlurmConfig, name: str, dependency: str | None = None):
+    """A submitit executor for the configured resources."""
+    ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    extra = dict(s.additional_parameters)
+    if dependency:
+        extra["dependency"] = dependency
+    ex.update_parameters(name=name, nodes=s.nodes, cpus_per_task=s.cpus_per_task, gpus_per_node=s.gpus_per_node,
+                         mem_gb=s.mem_gb, timeout_min=s.timeout_min, slurm_array_parallelism=s.array_parallelism,
+                         slurm_partition=s.partition, slurm_setup=list(s.setup), slurm_additional_parameters=extra,
+                         slurm_max_num_timeout=s.max_requeues)
+    return ex
+
+
+def _needs_submission(spec) -> bool:
+    status = RunDir(spec.path).status()
+    if status["state"] == "done":
+        return False
+    job = status.get("slurm_job_id")
+    return not (job and status["state"] in ("pending", "running") and slurm_state(job) in ACTIVE)
 
 
 @RUNNERS.register("slurm")
 def run_slurm(sw, wait: bool = False) -> int:
-    raise NotImplementedError("executor=slurm is not implemented yet")
+    """Submit what is not done or already queued; with wait, block until the jobs end."""
+    folder = sw.folder / "slurm"
+    groups = defaultdict(list)
+    for spec in sw.runs:
+        if _needs_submission(spec):
+            groups[_warmup_path(spec.config)].append(spec)
+    jobs = {}
+    for warmup, specs in groups.items():
+        cfg = specs[0].config
+        dependency = None
+        if not (warmup / "DONE.json").is_file():
+            stage_job = executor(folder, cfg.slurm, f"{sw.name}-stages").submit(StageJob(to_dict(cfg)))
+            dependency = f"afterok:{stage_job.job_id}"
+            log.info("stage job %s builds %s", stage_job.job_id, warmup.name)
+        ex = executor(folder, cfg.slurm, sw.name, dependency)
+        with ex.batch():
+            submitted = [ex.submit(RunJob(to_dict(s.config), s.label)) for s in specs]
+        for spec, job in zip(specs, submitted):
+            rd = RunDir(spec.path)
+            rd.init(spec.config, spec.label)
+            rd.set_status("pending", slurm_job_id=job.job_id, pid=None, error=None)
+            jobs[job.job_id] = spec.label
+    atomic_write_json(sw.folder / "slurm_jobs.json", jobs)
+    log.info("submitted %d run jobs to SLURM (%s); follow with: harness status %s", len(jobs), folder, sw.folder)
+    return _wait(sw, jobs) if wait else 0
+
+
+def _warmup_path(cfg: RunConfig) -> Path:
+    from harness.pipeline import stages
+
+    return stages(cfg)[-1].path
+
+
+def _wait(sw, jobs: dict) -> int:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(jobs), desc="runs finished", unit="run") as bar:
+        while True:
+            states = {j: slurm_state(j) for j in jobs}
+            finished = sum(s not in ACTIVE and s is not None for s in states.values())
+            bar.n = finished
+            bar.refresh()
+            if finished == len(jobs):
+                break
+            time.sleep(5)
+    failed = [s for s in sw.runs if RunDir(s.path).status()["state"] != "done"]
+    for spec in failed:
+        log.error("%s (seed %s) did not finish; see %s", spec.label, spec.seed, RunDir(spec.path).log_path)
+    return len(failed)
+

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared settings and helpers for start.sh / stop.sh (sourced, not executed).
 # Everything can be overridden from the environment; the defaults are what CI uses.
 

@@ -7,15 +7,19 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$HERE/common.sh"
 
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 
+DUMPED=0
 dump_logs() {
     local f
-    for f in "$HS_LOG"/*.log; do
+    [[ $DUMPED -eq 0 ]] || return 0
+    DUMPED=1
+    for f in munged mysqld slurmdbd slurmctld slurmd; do
+        f=$HS_LOG/$f.log
         [[ -f $f ]] || continue
         printf '\n===== tail -n 30 %s =====\n' "$f" >&2
         tail -n 30 "$f" >&2 || true
@@ -28,7 +32,7 @@ fail() {
     exit 1
 }
 
-trap 'rc=$?; if [[ $rc -ne 0 ]]; then hs_log "start.sh: command failed (rc=$rc) at line $LINENO"; dump_logs; fi' EXIT
+trap 'rc=$?; if [[ $rc -ne 0 && $DUMPED -eq 0 ]]; then hs_log "start.sh failed (rc=$rc)"; dump_logs; fi' EXIT
 
 [[ $(id -u) -eq 0 ]] || { hs_log "must run as root"; exit 2; }
 
@@ -70,7 +74,21 @@ for b in munged mariadbd mariadb-install-db slurmdbd slurmctld slurmd sbatch sac
 done
 
 # ---------------------------------------------------------------- configs
-node_cpus=${HARNESS_SLURM_CPUS:-$(nproc)}
+# Node line: the hardware topology as slurmd sees it (or CPUs=N when HARNESS_SLURM_CPUS is set).
+if [[ -n ${HARNESS_SLURM_CPUS:-} ]]; then
+    node_cpus=$HARNESS_SLURM_CPUS
+    node_topology="CPUs=$node_cpus"
+else
+    hw=$(slurmd -C 2>/dev/null | head -n1 || true)
+    hw_field() { grep -o "\b$1=[0-9]*" <<<"$hw" | cut -d= -f2; }
+    node_cpus=$(hw_field CPUs)
+    if [[ -n $node_cpus && -n $(hw_field SocketsPerBoard) && -n $(hw_field CoresPerSocket) && -n $(hw_field ThreadsPerCore) ]]; then
+        node_topology="CPUs=$node_cpus Sockets=$(hw_field SocketsPerBoard) CoresPerSocket=$(hw_field CoresPerSocket) ThreadsPerCore=$(hw_field ThreadsPerCore)"
+    else
+        node_cpus=$(nproc)
+        node_topology="CPUs=$node_cpus"
+    fi
+fi
 mem_total_mb=$(awk '/^MemTotal:/{print int($2/1024)}' /proc/meminfo)
 node_mem_mb=${HARNESS_SLURM_MEM_MB:-$((mem_total_mb * 9 / 10))}
 
@@ -116,7 +134,8 @@ Waittime=0
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0,sched_interval=2,bf_interval=2
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
+# One CPU (not one core) per requested CPU; memory is not a consumable resource.
+SelectTypeParameters=CR_CPU
 # Reject jobs that can never run instead of leaving them pending forever.
 EnforcePartLimits=ALL
 AccountingStorageType=accounting_storage/slurmdbd
@@ -125,7 +144,7 @@ AccountingStoragePort=$HS_DBD_PORT
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30
 JobCompType=jobcomp/none
-NodeName=$HS_NODE NodeAddr=127.0.0.1 NodeHostname=$HS_NODE CPUs=$node_cpus RealMemory=$node_mem_mb State=UNKNOWN
+NodeName=$HS_NODE NodeAddr=127.0.0.1 NodeHostname=$HS_NODE $node_topology RealMemory=$node_mem_mb State=UNKNOWN
 PartitionName=$HS_PARTITION Nodes=$HS_NODE Default=YES MaxTime=INFINITE State=UP
 EOF
 }
@@ -275,6 +294,8 @@ start_mysql() {
         fi
         hs_log "starting mariadbd on 127.0.0.1:$HS_MYSQL_PORT"
         rm -f "$HS_MYSQL_SOCK"
+        touch "$HS_LOG/mysqld.log"
+        chown mysql:mysql "$HS_LOG/mysqld.log" # mariadbd opens --log-error as user mysql
         setsid "$(command -v mariadbd)" --no-defaults --user=mysql --datadir="$HS_DB" \
             --socket="$HS_MYSQL_SOCK" --port="$HS_MYSQL_PORT" --bind-address=127.0.0.1 \
             --pid-file="$HS_MYSQL_PID" --log-error="$HS_LOG/mysqld.log" --skip-name-resolve \

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$HERE/common.sh"
 
 [[ $(id -u) -eq 0 ]] || { hs_log "must run as root"; exit 2; }
@@ -20,7 +20,7 @@ if [[ $purge -eq 1 ]] && hs_alive slurmctld >/dev/null; then
     # This cluster's jobs would be orphans once its state is gone: cancel them first.
     jobs=$(timeout 10 squeue -h -o %i 2>/dev/null || true)
     if [[ -n $jobs ]]; then
-        hs_log "cancelling jobs: $(echo $jobs)"
+        hs_log "cancelling jobs: ${jobs//$'\n'/ }"
         # shellcheck disable=SC2086
         timeout 10 scancel $jobs || true
         sleep 2
