@@ -32,7 +32,7 @@ class WorldConfig:
     seed: int = spec(0, "seed of the generated data; fixed across run seeds so runs share it", ge=0)
     families: list[str] = spec(list(FAMILIES), "problem families, one per MathVista task type")
     sizes: WorldSizes = spec(WorldSizes(), "records per split")
-    base_corpus: int = spec(24000, "size of the base model's pre-training corpus, generated apart from the splits", ge=1)
+    base_corpus: int = spec(30000, "size of the base model's pre-training corpus, generated apart from the splits", ge=1)
 
     def check(self):
         bad = [f for f in self.families if f not in FAMILIES]
@@ -81,9 +81,11 @@ class OptimConfig:
 class BaseConfig:
     """Brief pre-training of the embedded tiny VLM (embedded world only)."""
 
-    steps: int = spec(2400, "optimizer steps on the base corpus", ge=1)
-    optim: OptimConfig = spec(OptimConfig(lr=2e-3, batch_size=32, warmup_steps=100), "optimizer")
-    cot_fraction: float = spec(0.5, "share of corpus examples with the CoT instruction and a gold solution", ge=0, le=1)
+    steps: int = spec(3600, "optimizer steps on the base corpus", ge=1)
+    # Small batches learned this world faster per example than large ones (held-out loss after 12.8k
+    # examples: 0.33 at batch 8, 0.37 at 16, 0.62 at 32), at about the same cost per example.
+    optim: OptimConfig = spec(OptimConfig(lr=1e-3, batch_size=8, warmup_steps=100), "optimizer")
+    cot_fraction: float = spec(0.7, "share of corpus examples with the CoT instruction and a gold solution", ge=0, le=1)
     hint_fraction: float = spec(0.3, "share of CoT examples that also show the answer in the prompt", ge=0, le=1)
     distractor_rate: float = spec(0.3, "chance a gold solution carries an answer-irrelevant 'note:' step", ge=0, le=1)
 
@@ -97,7 +99,7 @@ class WarmupConfig:
     max_examples: int = spec(2400, "N correct rationales kept for SFT (sampled)", ge=1)
     max_per_query: int = spec(4, "at most this many distinct correct rationales per query", ge=1)
     epochs: int = spec(2, "SFT epochs over the kept rationales", ge=1)
-    optim: OptimConfig = spec(OptimConfig(lr=1e-3), "optimizer")
+    optim: OptimConfig = spec(OptimConfig(lr=5e-4, batch_size=8), "optimizer")
 
 
 @dataclass
@@ -126,7 +128,7 @@ class MethodConfig:
                       "(keep model + optimizer + LR schedule)")
     interval: float = spec(0.25, "fraction of the labeled queries per iteration", gt=0, le=1)
     passes: float = spec(2.0, "training budget: passes over the labeled queries, equal for every interval", gt=0)
-    optim: OptimConfig = spec(OptimConfig(lr=3e-4), "optimizer of the Improve step")
+    optim: OptimConfig = spec(OptimConfig(lr=2e-4, batch_size=8), "optimizer of the Improve step")
 
 
 @dataclass
@@ -149,6 +151,7 @@ class SlurmConfig:
     timeout_min: int = spec(240, "time limit per job in minutes; a job that hits it is requeued and resumes", ge=1)
     array_parallelism: int = spec(16, "at most this many runs of a sweep at once", ge=1)
     max_requeues: int = spec(3, "how often a timed-out or preempted job is requeued", ge=0)
+    signal_delay_s: int = spec(120, "seconds before the time limit at which a job checkpoints and requeues", ge=1)
     additional_parameters: dict[str, str] = spec({}, "extra sbatch flags, e.g. {account: abc, qos: high}")
     setup: list[str] = spec([], "shell lines run before each job, e.g. module load cuda")
 

@@ -60,7 +60,7 @@ def executor(folder: Path, s: SlurmConfig, name: str, dependency: str | None = N
     ex.update_parameters(name=name, nodes=s.nodes, cpus_per_task=s.cpus_per_task, gpus_per_node=s.gpus_per_node,
                          mem_gb=s.mem_gb, timeout_min=s.timeout_min, slurm_array_parallelism=s.array_parallelism,
                          slurm_partition=s.partition, slurm_setup=list(s.setup), slurm_additional_parameters=extra,
-                         slurm_max_num_timeout=s.max_requeues)
+                         slurm_max_num_timeout=s.max_requeues, slurm_signal_delay_s=s.signal_delay_s)
     return ex
 
 

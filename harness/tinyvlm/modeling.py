@@ -59,11 +59,13 @@ class TinyVLMAttention(nn.Module):
         self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.out_proj = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, cache: Cache | None) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, cache: Cache | None,
+                rotary: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """attention_mask: boolean (B or 1, 1, query_len, key_len), True where attending is allowed."""
         batch, length, _ = hidden_states.shape
         qkv = self.qkv_proj(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4)
+        query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
         if cache is not None:
             key, value = cache.update(key, value, self.layer_idx)
         dropout = self.dropout if self.training else 0.0
@@ -86,10 +88,24 @@ class TinyVLMDecoderLayer(GradientCheckpointingLayer):
         )
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None):
+    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None, rotary=None):
         """Apply the block; `cache` is updated in place."""
-        hidden_states = hidden_states + self.dropout(self.attn(self.attn_norm(hidden_states), attention_mask, cache))
+        hidden_states = hidden_states + self.dropout(self.attn(self.attn_norm(hidden_states), attention_mask, cache, rotary))
         return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
+
+
+def rotary_tables(position_ids: torch.Tensor, head_dim: int, base: float = 10000.0):
+    """cos/sin of rotary position embeddings, shaped (B, 1, T, head_dim) for broadcasting over heads."""
+    inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, device=position_ids.device, dtype=torch.float32) / head_dim)
+    freqs = position_ids[..., None].float() * inv_freq
+    angles = torch.cat([freqs, freqs], dim=-1)[:, None]
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
 
 
 def default_position_ids(attention_mask: torch.Tensor | None, past_length: int, query_length: int, device):
@@ -146,7 +162,6 @@ class TinyVLMForConditionalGeneration(PreTrainedModel, GenerationMixin):
         self.vision_tower = TinyVisionTower(config)
         self.multi_modal_projector = TinyVLMMultiModalProjector(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.embed_dropout = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList(TinyVLMDecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = nn.LayerNorm(config.hidden_size)
@@ -231,11 +246,14 @@ class TinyVLMForConditionalGeneration(PreTrainedModel, GenerationMixin):
         if position_ids is None:
             position_ids = default_position_ids(attention_mask, past_length, query_length, input_ids.device)
 
-        hidden = self.embed_inputs(input_ids, pixel_values) + self.embed_positions(position_ids)
+        # Rotary (relative) positions: learned absolute embeddings left late positions under-trained in
+        # a few thousand CPU steps, which showed as misspelled copies late in responses.
+        hidden = self.embed_inputs(input_ids, pixel_values)
+        rotary = rotary_tables(position_ids, self.config.hidden_size // self.config.num_attention_heads)
         hidden = self.embed_dropout(hidden)
         mask = build_attention_mask(attention_mask, past_length, query_length, input_ids.device)
         for layer in self.layers:
-            hidden = layer(hidden, attention_mask=mask, cache=cache)
+            hidden = layer(hidden, attention_mask=mask, cache=cache, rotary=rotary)
         hidden = self.norm(hidden)
 
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep

@@ -1,0 +1,74 @@
+"""`harness sweep` with the local executor: shared stages once, resumable, identical after a kill."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import textwrap
+
+import yaml
+
+from harness.status import format_rows, rows
+from harness.sweep import sweep
+
+from conftest import TINY
+
+
+def _grid(tmp_path, results):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({}))
+    path = tmp_path / "grid.yaml"
+    path.write_text(textwrap.dedent("""
+        name: mini
+        base: base.yaml
+        seeds: [0]
+        runs:
+          - label: SFT
+            set: {method.kind: sft}
+          - label: "Continuous {method.interval:.4g}"
+            set: {method.kind: continuous}
+            grid: {method.interval: [0.5, 0.25]}
+    """))
+    return path, TINY + [f"results_dir={results}"]
+
+
+def _results(folder):
+    out = {}
+    for r in yaml.safe_load((folder / "sweep.yaml").read_text())["runs"]:
+        run = folder / os.path.basename(r["path"])
+        out[r["label"]] = json.loads((run / "eval.json").read_text())["final"]
+    return out
+
+
+def test_sweep_runs_everything_then_reruns_nothing(tmp_path, tiny_results):
+    grid, cli = _grid(tmp_path, tiny_results)
+    assert sweep(grid, cli + ["name=mini-a"]) == 0
+    folder = tiny_results / "mini-a"
+    assert {r["state"] for r in rows(folder)} == {"done"}
+    stamps = {p: p.stat().st_mtime_ns for p in folder.glob("*/eval.json")}
+    t0 = time.time()
+    assert sweep(grid, cli + ["name=mini-a"]) == 0
+    assert time.time() - t0 < 10
+    assert stamps == {p: p.stat().st_mtime_ns for p in folder.glob("*/eval.json")}
+    assert "3 done" in format_rows(rows(folder))
+
+
+def test_killed_sweep_resumes_to_identical_results(tmp_path, tiny_results):
+    grid, cli = _grid(tmp_path, tiny_results)
+    sweep(grid, cli + ["name=mini-straight"])
+    cmd = [sys.executable, "-m", "harness.cli", "sweep", str(grid), *cli, "name=mini-killed"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder = tiny_results / "mini-killed"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:  # kill inside the second run
+        if len(list(folder.glob("*/checkpoint/state.json"))) >= 2:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert "interrupted" in {r["state"] for r in rows(folder)}
+    assert sweep(grid, cli + ["name=mini-killed"]) == 0
+    assert _results(folder) == _results(tiny_results / "mini-straight")
