@@ -85,7 +85,8 @@ class BaseConfig:
     # Small batches learned this world faster per example than large ones (held-out loss after 12.8k
     # examples: 0.33 at batch 8, 0.37 at 16, 0.62 at 32), at about the same cost per example.
     optim: OptimConfig = spec(OptimConfig(lr=1e-3, batch_size=8, warmup_steps=100), "optimizer")
-    cot_fraction: float = spec(0.7, "share of corpus examples with the CoT instruction and a gold solution", ge=0, le=1)
+    caption_fraction: float = spec(0.2, "share of corpus examples that describe the image (perception, like an LMM's alignment data)", ge=0, le=1)
+    cot_fraction: float = spec(0.7, "share of the other examples with the CoT instruction and a gold solution (the rest answer directly)", ge=0, le=1)
     hint_fraction: float = spec(0.3, "share of CoT examples that also show the answer in the prompt", ge=0, le=1)
     distractor_rate: float = spec(0.3, "chance a gold solution carries an answer-irrelevant 'note:' step", ge=0, le=1)
 
@@ -127,7 +128,7 @@ class MethodConfig:
         "continuous", "sft | iterative_rft (keep model) | restem (restart from pi_0) | continuous "
                       "(keep model + optimizer + LR schedule)")
     interval: float = spec(0.25, "fraction of the labeled queries per iteration", gt=0, le=1)
-    passes: float = spec(2.0, "training budget: passes over the labeled queries, equal for every interval", gt=0)
+    passes: float = spec(1.0, "training budget: passes over the labeled queries, equal for every interval", gt=0)
     optim: OptimConfig = spec(OptimConfig(lr=2e-4, batch_size=8), "optimizer of the Improve step")
 
 

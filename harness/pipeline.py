@@ -27,6 +27,9 @@ from harness.stages import ensure_stage, is_done, stage_path
 
 log = logging.getLogger(__name__)
 SPLITS = ("labeled", "unlabeled", "val", "test_id")
+# Part of every stage key: bump it when a change to the code makes cached stages stale
+# (a new world generator, model architecture or warm-up procedure).
+STAGE_VERSION = 1
 
 
 @dataclass
@@ -97,18 +100,18 @@ def stages(cfg: RunConfig) -> list[Stage]:
     else:
         world = to_dict(cfg.world)
         world.pop("base_corpus")  # only the base stage reads it
-        payload = {"world": world}
+        payload = {"world": world, "version": STAGE_VERSION}
         data = Stage("data", stage_path(cache, "data", payload), payload,
                      lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes), cfg.world.families)})
     if cfg.model.path:
         base = Stage("base", Path(cfg.model.path).resolve(), {"path": cfg.model.path})
     else:
         m = cfg.model
-        payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.path.name,
+        payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.path.name, "version": STAGE_VERSION,
                    "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]}
         base = Stage("base", stage_path(cache, "base", payload), payload,
                      lambda tmp: _build_base(cfg, data.path, tmp))
-    payload = {"warmup": to_dict(cfg.warmup), "base": str(base.path), "data": str(data.path),
+    payload = {"warmup": to_dict(cfg.warmup), "base": str(base.path), "data": str(data.path), "version": STAGE_VERSION,
                "max_new_tokens": cfg.model.max_new_tokens}
     warmup = Stage("warmup", stage_path(cache, "warmup", payload), payload,
                    lambda tmp: _build_warmup(cfg, data.path, base.path, tmp))
@@ -127,7 +130,7 @@ def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
     adapter = adapter_for(model, processor)
     b = cfg.base
     corpus = base_corpus(cfg.world.seed, cfg.world.base_corpus, cfg.world.families, b.cot_fraction,
-                         b.hint_fraction, b.distractor_rate)
+                         b.hint_fraction, b.distractor_rate, b.caption_fraction)
     opt, sched = make_optimizer(model, b.optim)
     steps, epoch, losses = 0, 0, []
     while steps < b.steps:

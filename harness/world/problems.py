@@ -32,6 +32,7 @@ class Problem:
     task: str                      # MathVista metadata.task
     family: str                    # generator family name
     steps: list[str]               # gold solution, one step per line, last line "answer: X"
+    caption: str                   # what the image shows, as the solution's reading steps write it
     distractors: list[str] = field(default_factory=list)  # answer-irrelevant but true steps
     question_type: str = "free_form"  # multi_choice | free_form
     choices: list[str] | None = None
@@ -52,12 +53,14 @@ class _Core:
     precision: int | None = None
     unit: str | None = None
     force_choice: bool = False     # text answers drawn from a closed set are always multi-choice
+    reads: int = 1                 # how many leading steps only read the image (the caption)
 
 
 def _pose(rng: random.Random, core: _Core, image, family: str, task: str, ood: bool) -> Problem:
     """Turn a computed core into a free-form or multi-choice problem with its answer steps."""
     multi = core.force_choice or (len(set(core.pool) - {core.value}) >= 3 and rng.random() < 0.5)
     common = dict(image=image, question=core.question, answer_type=core.answer_type, task=task,
+                  caption="\n".join(core.steps[: core.reads]),
                   family=family, distractors=core.distractors, precision=core.precision, unit=core.unit)
     if not multi:
         return Problem(answer=core.value, steps=core.steps + [f"answer: {core.value}"], **common)
@@ -170,6 +173,7 @@ def geometry(rng: random.Random, ood: bool) -> Problem:
         core = _Core(q, a, "float", read + ["ask area", f"{w}*{h}/2={a}"],
                      [_fmt_float(w * h / 2 + k) for k in (-1.5, -1, -0.5, 0.5, 1, 1.5)] + [_fmt_float(w * h)],
                      [f"note: legs {w} and {h}"], precision=1)
+    core.reads = len(read)
     return _pose(rng, core, img, "geometry", "geometry problem solving", ood)
 
 
