@@ -26,6 +26,16 @@ log = logging.getLogger("harness")
 ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING")
 
 
+def slurm_state(job_id: str) -> str | None:
+    """The job's state from accounting (sacct), e.g. RUNNING, CANCELLED; None if unknown."""
+    try:
+        out = subprocess.run(["sacct", "-j", str(job_id), "-X", "-n", "-P", "-o", "State"],
+                             capture_output=True, text=True, timeout=30).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out[-1].split()[0] if out else None
+
+
 class StageJob:
     """Builds the shared stages of a run config (each stage is locked and cached)."""
 
@@ -53,14 +63,14 @@ class RunJob(submitit.helpers.Checkpointable):
 
 def executor(folder: Path, s: SlurmConfig, name: str, dependency: str | None = None):
     """A submitit executor for the configured resources."""
-    ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    ex = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=s.max_requeues)
     extra = dict(s.additional_parameters)
     if dependency:
         extra["dependency"] = dependency
     ex.update_parameters(name=name, nodes=s.nodes, cpus_per_task=s.cpus_per_task, gpus_per_node=s.gpus_per_node,
                          mem_gb=s.mem_gb, timeout_min=s.timeout_min, slurm_array_parallelism=s.array_parallelism,
                          slurm_partition=s.partition, slurm_setup=list(s.setup), slurm_additional_parameters=extra,
-                         slurm_max_num_timeout=s.max_requeues, slurm_signal_delay_s=s.signal_delay_s)
+                         slurm_signal_delay_s=s.signal_delay_s)
     return ex
 
 

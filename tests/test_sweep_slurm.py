@@ -74,12 +74,12 @@ def test_cancelled_job_is_failed_then_retried(tmp_path, tiny_results):
 
 def test_time_limit_requeues_and_resumes(tmp_path, tiny_results):
     # A 1-minute limit with the checkpoint signal 30 s early: the job is signalled ~30 s in, mid-run.
-    grid, cli = _one_run_grid(tmp_path, tiny_results, 0.0625, 2.0)
+    grid, cli = _one_run_grid(tmp_path, tiny_results, 0.0625, 30.0)  # 480 short iterations, ~1 minute
     cli += ["name=slurm-requeue", "slurm.timeout_min=1", "slurm.signal_delay_s=30"]
     assert sweep(grid, cli, wait=True) == 0
     folder = tiny_results / "slurm-requeue"
     run_dir = folder / os.path.basename(yaml.safe_load((folder / "sweep.yaml").read_text())["runs"][0]["path"])
     log = (run_dir / "run.log").read_text()
     assert "resuming after iteration" in log, log[-2000:]
-    assert [r["iteration"] for r in read_jsonl(run_dir / "metrics.jsonl")] == list(range(1, 33))
+    assert [r["iteration"] for r in read_jsonl(run_dir / "metrics.jsonl")] == list(range(1, 481))
     assert rows(folder)[0]["state"] == "done"
