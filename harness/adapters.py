@@ -6,6 +6,7 @@ labelled training batches.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,16 @@ ADAPTERS = Registry("model adapter")
 PAPER_COT_INSTRUCTION = ("Offer a comprehensive breakdown of your analytical process, detailing each step, the "
                          "reasoning behind your decisions, and how you integrated various pieces of information, "
                          "and put your answer at the end.")
+
+
+def accepts(model, name: str) -> bool:
+    """Whether the model's forward takes this argument (generate's rule for optional inputs)."""
+    return name in inspect.signature(model.forward).parameters
+
+
+def positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids from a left-padded mask: the count of real tokens before each one."""
+    return (attention_mask.cumsum(-1) - 1).clamp(min=0)
 
 
 @lru_cache(maxsize=65536)

@@ -23,6 +23,15 @@ _CHOICES_RE = re.compile(r"\n(?:Choices|Options):\s*(.*)\Z", re.S)
 _OPTION_RE = re.compile(r"\(([A-Z])\)\s*(.*?)(?=\s*\([A-Z]\)|\Z)", re.S)
 
 
+def short_answer(answer: str, choices: list[str] | None) -> str:
+    """The answer as a MathV360K gpt turn writes it: the option letter for multi-choice.
+
+    >>> short_answer("two", ["1", "two"]), short_answer("7", None)
+    ('B', '7')
+    """
+    return chr(ord("A") + choices.index(answer)) if choices else answer
+
+
 class DatasetError(Exception):
     """A dataset path or file that cannot be read at all (as opposed to single bad records)."""
 

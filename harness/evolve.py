@@ -23,7 +23,8 @@ from harness.datasets import Record
 from harness.evaluate import evaluate, prompts_of, score
 from harness.io import read_json
 from harness.methods import METHODS, Method
-from harness.pipeline import Inputs, load_policy, load_splits, prepare, short_answer, test_splits
+from harness.datasets import short_answer
+from harness.pipeline import Inputs, eval_splits, load_policy, load_splits, prepare
 from harness.rollout import BACKENDS, greedy
 from harness.rundir import RunDir, run_path
 from harness.selection import dedup_correct
@@ -98,7 +99,7 @@ def select(responses, rewards, queries: list[Record], cfg: RunConfig) -> tuple[l
 
 def given_answers(queries: list[Record]) -> list[Example]:
     """The labeled conversations as given (the paper's SFT baseline): plain question -> short answer."""
-    return [Example(Prompt(rec.question, rec.image, cot=False), short_answer(rec)) for rec in queries]
+    return [Example(Prompt(rec.question, rec.image, cot=False), short_answer(rec.answer, rec.choices)) for rec in queries]
 
 
 def monitor(model, adapter, cfg: RunConfig, val: list[Record]) -> dict:
@@ -186,7 +187,7 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
         inputs = prepare(cfg)
         final = evolve(cfg, inputs, rd, log)
         model, adapter = load_policy(final, cfg.model.threads)
-        ev = evaluate(model, adapter, test_splits(load_splits(inputs.data)), cfg.model.max_new_tokens,
+        ev = evaluate(model, adapter, eval_splits(load_splits(inputs.data)), cfg.model.max_new_tokens,
                       cfg.eval.batch_sequences)
         rd.write_eval({"final": ev, "warmup": read_json(inputs.warmup / "eval.json"),
                        "base": read_json(Path(inputs.base) / "eval.json")})

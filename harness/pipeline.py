@@ -17,7 +17,7 @@ import torch
 from harness.adapters import Adapter, Prompt, adapter_for
 from harness.answers import exact_match_reward
 from harness.config import RunConfig, to_dict
-from harness.datasets import Record, load_mathv360k, load_mathvista
+from harness.datasets import Record, load_mathv360k, load_mathvista, short_answer
 from harness.evaluate import evaluate
 from harness.io import atomic_write_json
 from harness.rollout import BACKENDS
@@ -64,12 +64,7 @@ def save_policy(model, adapter: Adapter, path: Path) -> None:
     adapter.processor.save_pretrained(path)
 
 
-def short_answer(rec: Record) -> str:
-    """The answer as a MathV360K gpt turn writes it: the option letter for multi-choice."""
-    return chr(ord("A") + rec.choices.index(rec.answer)) if rec.choices else rec.answer
-
-
-def test_splits(splits: dict[str, list[Record]]) -> dict[str, list[Record]]:
+def eval_splits(splits: dict[str, list[Record]]) -> dict[str, list[Record]]:
     return {k: splits[k] for k in ("test_id", "test_ood")}
 
 
@@ -140,7 +135,7 @@ def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
         losses.append(r["loss"])
         log.info("base epoch %d: loss %.3f (%d/%d steps)", epoch, r["loss"], steps, b.steps)
     save_policy(model, adapter, out / "model")
-    splits = test_splits(load_splits(data))
+    splits = eval_splits(load_splits(data))
     ev = evaluate(model, adapter, splits, cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=False)
     atomic_write_json(out / "eval.json", ev)
     return {"params": sum(p.numel() for p in model.parameters()), "epoch_losses": losses,
@@ -152,7 +147,7 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     model, adapter = load_policy(base / "model" if (base / "model").is_dir() else base, cfg.model.threads)
     splits = load_splits(data)
     labeled = splits["labeled"]
-    hinted = [Prompt(r.question, r.image, cot=True, hint=short_answer(r)) for r in labeled]
+    hinted = [Prompt(r.question, r.image, cot=True, hint=short_answer(r.answer, r.choices)) for r in labeled]
     sample = BACKENDS.get(cfg.rollout.backend)
     responses = sample(model, adapter, hinted, w.samples_per_query, w.temperature, cfg.model.max_new_tokens,
                        cfg.rollout.batch_sequences, seed=cfg.world.seed, desc="warm-up rationales")
@@ -170,7 +165,7 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     losses = [train_epoch(model, adapter, opt, sched, examples, w.optim, seed=e, desc=f"warm-up epoch {e}")["loss"]
               for e in range(w.epochs)]
     save_policy(model, adapter, out / "model")
-    ev = evaluate(model, adapter, {**test_splits(splits), "val": splits["val"]}, cfg.model.max_new_tokens,
+    ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"]}, cfg.model.max_new_tokens,
                   cfg.eval.batch_sequences)
     atomic_write_json(out / "eval.json", ev)
     return {"queries_solved": solved, "rationales": len(pool), "examples": len(examples), "losses": losses,

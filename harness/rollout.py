@@ -7,20 +7,15 @@ small batch on CPU (DESIGN.md section 5).
 """
 from __future__ import annotations
 
-import inspect
-
 import torch
 from tqdm.auto import tqdm
 
-from harness.adapters import Adapter, Prompt
+from harness.adapters import Adapter, Prompt, accepts, positions
 from harness.kvcache import GrowingCache
 from harness.registry import Registry
 
 BACKENDS = Registry("rollout backend")
 
-
-def _accepts(model, name: str) -> bool:
-    return name in inspect.signature(model.forward).parameters
 
 
 def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -37,11 +32,11 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
     mask = inputs["attention_mask"]
     # The same rules as transformers' generate: positions from the padding mask if forward takes them,
     # logits of the last position only if forward supports it.
-    use_pos = _accepts(model, "position_ids")
-    keep_last = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
-    cache_arg = "cache" if _accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
+    use_pos = accepts(model, "position_ids")
+    keep_last = {"logits_to_keep": 1} if accepts(model, "logits_to_keep") else {}
+    cache_arg = "cache" if accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
     if use_pos:
-        inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
+        inputs["position_ids"] = positions(mask)
     cache = GrowingCache(reserve=max_new_tokens)
     logits = model(**inputs, **{cache_arg: cache}, use_cache=True, **keep_last).logits[:, -1]
     if k > 1:

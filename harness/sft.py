@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from harness.adapters import Adapter, Prompt
+from harness.adapters import Adapter, Prompt, accepts, positions
 from harness.config import OptimConfig
-from harness.rollout import _accepts
 
 
 @dataclass
@@ -58,8 +57,8 @@ def train_epoch(model, adapter: Adapter, optimizer, scheduler, examples: list[Ex
     for idx in tqdm(batches, desc=desc, unit="step", leave=False, mininterval=2):
         batch = [examples[i] for i in idx]
         inputs = adapter.encode_train([e.prompt for e in batch], [e.response for e in batch])
-        if "position_ids" not in inputs and _accepts(model, "position_ids"):
-            inputs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        if "position_ids" not in inputs and accepts(model, "position_ids"):
+            inputs["position_ids"] = positions(inputs["attention_mask"])
         loss = model(**inputs, use_cache=False).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -11,13 +11,9 @@ import random
 
 from harness.adapters import Prompt
 from harness.sft import Example
-from harness.world.problems import LETTERS, Problem
+from harness.datasets import short_answer
+from harness.world.problems import Problem
 from harness.world.writer import human_turn, problems, split_rng
-
-
-def short_answer(p: Problem) -> str:
-    """The answer as a MathV360K gpt turn gives it: the letter for multi-choice."""
-    return LETTERS[p.choices.index(p.answer)] if p.choices else p.answer
 
 
 def with_distractor(rng: random.Random, p: Problem, rate: float) -> list[str]:
@@ -41,9 +37,9 @@ def base_corpus(seed: int, n: int, families: list[str], cot_fraction: float, hin
         if rng.random() < caption_fraction:
             out.append(Example(Prompt(CAPTION_PROMPT, p.image, cot=False), p.caption))
         elif rng.random() < cot_fraction:
-            hint = short_answer(p) if rng.random() < hint_fraction else None
+            hint = short_answer(p.answer, p.choices) if rng.random() < hint_fraction else None
             out.append(Example(Prompt(question, p.image, cot=True, hint=hint),
                                "\n".join(with_distractor(rng, p, distractor_rate))))
         else:
-            out.append(Example(Prompt(question, p.image, cot=False), short_answer(p)))
+            out.append(Example(Prompt(question, p.image, cot=False), short_answer(p.answer, p.choices)))
     return out

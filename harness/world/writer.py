@@ -12,6 +12,7 @@ import json
 import random
 from pathlib import Path
 
+from harness.datasets import short_answer
 from harness.io import atomic_write_text
 from harness.world.problems import FAMILIES, LETTERS, Problem, generate
 
@@ -46,7 +47,7 @@ def _meta(p: Problem) -> dict:
 
 def mathv360k_record(p: Problem, rid: str, image: str, labeled: bool) -> dict:
     """A MathV360K-style record; unlabeled ones keep the true answer only as meta.oracle_answer."""
-    short = LETTERS[p.choices.index(p.answer)] if p.choices else p.answer
+    short = short_answer(p.answer, p.choices)
     conv = [{"from": "human", "value": human_turn(p)}]
     meta = _meta(p)
     if labeled:
