@@ -63,11 +63,18 @@ def load_sweep(grid_file: str | Path, cli: list[str]) -> Sweep:
 
 
 def write_manifest(sw: Sweep) -> None:
-    """sweep.yaml: what was expanded, before anything runs (harness status and report read it)."""
+    """sweep.yaml: what was expanded, before anything runs (harness status and report read it).
+
+    Runs listed by earlier invocations into the same folder stay listed (a later `seeds=[1,2]` adds
+    rows instead of hiding the seed-0 runs); a run expanded again replaces its old entry."""
+    path = sw.folder / "sweep.yaml"
+    old = yaml.safe_load(path.read_text())["runs"] if path.is_file() else []
+    new = [r.manifest() for r in sw.runs]
+    paths = {r["path"] for r in new}
     doc = {"name": sw.name, "grid": str(sw.grid_file), "overrides": sw.cli, "executor": sw.executor,
-           "runs": [r.manifest() for r in sw.runs],
+           "runs": [r for r in old if r["path"] not in paths] + new,
            "stages": [{"name": p.stage.name, "path": str(p.stage.path), "runs": len(p.runs)} for p in sw.stages]}
-    atomic_write_text(sw.folder / "sweep.yaml", yaml.safe_dump(doc, sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
 
 
 def describe_plan(sw: Sweep) -> str:

@@ -72,3 +72,11 @@ def test_killed_sweep_resumes_to_identical_results(tmp_path, tiny_results):
     assert "interrupted" in {r["state"] for r in rows(folder)}
     assert sweep(grid, cli + ["name=mini-killed"]) == 0
     assert _results(folder) == _results(tiny_results / "mini-straight")
+
+
+def test_manifest_keeps_runs_of_earlier_invocations(tmp_path, tiny_results):
+    grid, cli = _grid(tmp_path, tiny_results)
+    sweep(grid, cli + ["name=mini-a"])  # done already by the first test, or runs now
+    sweep(grid, cli + ["name=mini-a", "seeds=[1]"])
+    listed = yaml.safe_load((tiny_results / "mini-a" / "sweep.yaml").read_text())["runs"]
+    assert {r["seed"] for r in listed} == {0, 1}

@@ -72,6 +72,7 @@ def test_cancelled_job_is_failed_then_retried(tmp_path, tiny_results):
     assert row["state"] == "done" and row["job"] != job
 
 
+@pytest.mark.slow  # timing-sensitive (the run must still be going 30 s in): passed alone, failed once in a full run
 def test_time_limit_requeues_and_resumes(tmp_path, tiny_results):
     # A 1-minute limit with the checkpoint signal 30 s early: the job is signalled ~30 s in, mid-run.
     grid, cli = _one_run_grid(tmp_path, tiny_results, 0.0625, 30.0)  # 480 short iterations, ~1 minute
