@@ -14,8 +14,6 @@ from harness.config import EXECUTION_KEYS, RunConfig, to_dict
 from harness.io import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
 from harness.stages import config_hash
 
-STATES = ("pending", "running", "done", "failed")
-
 
 def slug(text: str) -> str:
     """A folder-safe label: 'Continuous 25.00%' -> 'continuous-25-00'."""

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-from harness.io import atomic_write_json, read_json
+from harness.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 DONE = "DONE.json"
@@ -69,6 +69,3 @@ def ensure_stage(path: Path, payload: dict, build: Callable[[Path], dict | None]
         log.info("stage %s done in %.0f s", path.name, time.time() - t0)
     return path
 
-
-def stage_info(path: Path) -> dict:
-    return read_json(Path(path) / DONE, {})
