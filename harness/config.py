@@ -182,8 +182,12 @@ class RunConfig:
 
     def check(self):
         problems = []
-        if self.method.kind == "sft" and self.rollout.backend != "hf":
-            problems.append(("rollout.backend", "sft does no rollouts; leave the backend at 'hf'"))
+        if self.select.max_per_query > self.rollout.samples_per_query:
+            problems.append(("select.max_per_query", f"keeps more responses than are sampled "
+                             f"(rollout.samples_per_query={self.rollout.samples_per_query}); lower it"))
+        if self.warmup.max_per_query > self.warmup.samples_per_query:
+            problems.append(("warmup.max_per_query", f"keeps more rationales than are sampled "
+                             f"(warmup.samples_per_query={self.warmup.samples_per_query}); lower it"))
         return problems
 
 

@@ -138,7 +138,7 @@ def test_evolve_runs_end_to_end_on_tiny_llava(llava_dir, results_dir, method):
         f"model.path={llava_dir}", f"results_dir={results_dir}", "name=llava", f"method.kind={method}",
         "world.sizes.labeled=8", "world.sizes.unlabeled=2", "world.sizes.val=4",
         "world.sizes.test_id=4", "world.sizes.test_ood=4",
-        "warmup.samples_per_query=2", "rollout.samples_per_query=2", "model.max_new_tokens=8",
+        "warmup.samples_per_query=2", "rollout.samples_per_query=2", "warmup.max_per_query=2", "select.max_per_query=2", "model.max_new_tokens=8",
         "method.interval=1.0", "method.passes=1.0", "model.threads=1",
     ])
     path = run(cfg)
