@@ -124,10 +124,9 @@ def carry_over(method: Method, model, adapter, opt, sched, cfg: RunConfig, pi0: 
     return model, adapter, opt, sched
 
 
-def evolve(cfg: RunConfig, inputs: Inputs, rd: RunDir, log: logging.Logger) -> Path:
+def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: RunDir, log: logging.Logger) -> Path:
     """Run (or resume) every iteration of the plan; returns the folder of the final checkpoint."""
     method: Method = METHODS.get(cfg.method.kind)
-    splits = load_splits(inputs.data)
     labeled, val = splits["labeled"], splits["val"]
     plan = Plan.make(len(labeled), cfg.method.interval, cfg.method.passes, cfg.seed)
     pi0 = inputs.warmup / "model"
@@ -185,9 +184,10 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
     rd.set_status("running", pid=os.getpid(), host=socket.gethostname(), error=None, traceback=None)
     try:
         inputs = prepare(cfg)
-        final = evolve(cfg, inputs, rd, log)
+        splits = load_splits(inputs.data)  # read once: the loaders verify every image
+        final = evolve(cfg, inputs, splits, rd, log)
         model, adapter = load_policy(final, cfg.model.threads)
-        ev = evaluate(model, adapter, eval_splits(load_splits(inputs.data)), cfg.model.max_new_tokens,
+        ev = evaluate(model, adapter, eval_splits(splits), cfg.model.max_new_tokens,
                       cfg.eval.batch_sequences)
         rd.write_eval({"final": ev, "warmup": read_json(inputs.warmup / "eval.json"),
                        "base": read_json(Path(inputs.base) / "eval.json")})
