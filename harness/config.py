@@ -72,7 +72,9 @@ class OptimConfig:
 
     lr: float = spec(3e-4, "peak learning rate", gt=0)
     batch_size: int = spec(32, "sequences per optimizer step", ge=1)
-    warmup_steps: int = spec(10, "linear LR warm-up steps of each new scheduler (then constant, as in the paper)", ge=0)
+    warmup_steps: int = spec(10, "linear LR warm-up steps of each new scheduler", ge=0)
+    schedule: Literal["constant", "cosine"] = spec(
+        "constant", "after warm-up: constant (the paper's self-evolution) or cosine decay to 0 over the stage")
     weight_decay: float = spec(0.0, "AdamW weight decay", ge=0)
     grad_clip: float = spec(1.0, "max gradient norm", gt=0)
 

@@ -274,7 +274,12 @@ class _Converter:
         for name, f in fields.items():
             key = _join(prefix, name)
             if name in data:
-                kwargs[name] = self.convert(hints[name], data[name], key, f.metadata)
+                value, default = data[name], _field_default(f)
+                if _is_instance(default) and isinstance(value, Mapping):
+                    # A partial section overrides the field's default instance, not the class defaults:
+                    # `base.optim.lr=2e-3` keeps base.optim's own batch size.
+                    value = deep_merge(_plain(default), value)
+                kwargs[name] = self.convert(hints[name], value, key, f.metadata)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 self.problem(key, "missing required key")
         if len(self.problems) > before:

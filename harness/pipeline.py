@@ -126,7 +126,7 @@ def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
     b = cfg.base
     corpus = base_corpus(cfg.world.seed, cfg.world.base_corpus, cfg.world.families, b.cot_fraction,
                          b.hint_fraction, b.distractor_rate, b.caption_fraction)
-    opt, sched = make_optimizer(model, b.optim)
+    opt, sched = make_optimizer(model, b.optim, total_steps=b.steps)
     steps, epoch, losses = 0, 0, []
     while steps < b.steps:
         r = train_epoch(model, adapter, opt, sched, corpus, b.optim, seed=epoch, desc=f"base epoch {epoch}",

@@ -20,12 +20,29 @@ class Example:
     response: str
 
 
-def make_optimizer(model, cfg: OptimConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    """AdamW over trainable parameters with the paper's schedule: linear warm-up, then constant."""
+def lr_factor(step: int, cfg: OptimConfig, total_steps: int | None) -> float:
+    """Linear warm-up, then constant (the paper's schedule) or cosine decay to 0 at total_steps.
+
+    >>> cfg = OptimConfig(warmup_steps=2, schedule="cosine")
+    >>> [round(lr_factor(s, cfg, 6), 2) for s in range(7)]
+    [0.5, 1.0, 0.85, 0.5, 0.15, 0.0, 0.0]
+    """
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - cfg.warmup_steps + 1) / max(1, total_steps - cfg.warmup_steps))
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model, cfg: OptimConfig, total_steps: int | None = None
+                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW over trainable parameters with `lr_factor`'s schedule (cosine needs total_steps)."""
+    if cfg.schedule == "cosine" and not total_steps:
+        raise ValueError("a cosine schedule needs the stage's total number of steps")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    warm = cfg.warmup_steps
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm) if warm else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, cfg, total_steps))
     return opt, sched
 
 

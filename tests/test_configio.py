@@ -490,3 +490,13 @@ def test_config_error_single_problem_and_pickle():
     assert str(err) == "invalid configuration (1 problem):\n  - x.yaml: file not found"
     again = pickle.loads(pickle.dumps(ConfigError(["a", "b"], header="h")))
     assert again.problems == ["a", "b"] and again.header == "h"
+
+
+def test_partial_section_override_keeps_the_fields_own_defaults():
+    """base.optim's default instance differs from OptimConfig's class defaults; overriding one key keeps the rest."""
+    from harness.config import load_config
+
+    default = load_config(None).base.optim
+    cfg = load_config(None, ["base.optim.lr=0.002"]).base.optim
+    assert cfg.lr == 0.002
+    assert (cfg.batch_size, cfg.warmup_steps) == (default.batch_size, default.warmup_steps) != (32, 10)
