@@ -199,4 +199,12 @@ def load_mathvista(path: str | Path, limit: int | None = None) -> list[Record]:
         items = list(items.values())
     if not isinstance(items, list):
         raise DatasetError(f"{path}: expected MathVista records keyed by pid, got {type(items).__name__}")
-    return _convert(items, _from_mathvista, path.parent, path, limit, True)
+    return records_from_mathvista(items, path.parent, path, limit)
+
+
+def records_from_mathvista(items: list, root: Path, source: Path, limit: int | None = None) -> list[Record]:
+    """Records of MathVista-style dicts (image paths relative to root), bad ones skipped and counted.
+
+    The benchmark loaders (harness.benchmarks) bring every other format to these dicts, so one code path
+    checks images and answers for all of them."""
+    return _convert(items, _from_mathvista, Path(root), Path(source), limit, True)

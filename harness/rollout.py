@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from harness.adapters import Adapter, Prompt, accepts, positions
+from harness.adapters import Adapter, Prompt, accepts, on_device
 from harness.kvcache import GrowingCache
 from harness.registry import Registry
 
@@ -22,21 +22,22 @@ def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator |
     if temperature <= 0:
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    # Drawn on the CPU with the seeded CPU generator: the same samples on any device (a no-op on CPU).
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
 
 
 @torch.inference_mode()
 def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float,
                   max_new_tokens: int, generator) -> list[list[str]]:
-    inputs = adapter.encode_prompts(prompts)
+    inputs = on_device(adapter.encode_prompts(prompts), model)
     mask = inputs["attention_mask"]
-    # The same rules as transformers' generate: positions from the padding mask if forward takes them,
-    # logits of the last position only if forward supports it.
-    use_pos = accepts(model, "position_ids")
+    # The same rules as transformers' generate: positions as the adapter numbers them (from the padding mask
+    # by default) if forward takes them, logits of the last position only if forward supports it.
+    pos = adapter.position_ids(model, inputs)
     keep_last = {"logits_to_keep": 1} if accepts(model, "logits_to_keep") else {}
     cache_arg = "cache" if accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
-    if use_pos:
-        inputs["position_ids"] = positions(mask)
+    if pos is not None:
+        inputs["position_ids"] = pos
     cache = GrowingCache(reserve=max_new_tokens)
     logits = model(**inputs, **{cache_arg: cache}, use_cache=True, **keep_last).logits[:, -1]
     if k > 1:
@@ -44,10 +45,10 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
         logits = logits.repeat_interleave(k, 0)
         mask = mask.repeat_interleave(k, 0)
     n = logits.shape[0]
-    rows = torch.arange(n)                       # which output sequence each cache row belongs to
-    ended = torch.zeros(n, dtype=torch.bool)     # rows that produced EOS but are not yet dropped
+    rows = torch.arange(n, device=mask.device)   # which output sequence each cache row belongs to
+    ended = torch.zeros(n, dtype=torch.bool, device=mask.device)  # rows that produced EOS, not yet dropped
     tokens: list[list[int]] = [[] for _ in range(n)]
-    next_pos = mask.sum(1)
+    next_pos = adapter.next_positions(pos, inputs["attention_mask"]).repeat_interleave(k, 0)
     for step_index in range(max_new_tokens):
         tok = _pick(logits, temperature, generator)
         ended |= tok == adapter.eos_token_id
@@ -61,8 +62,8 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
             rows, tok, mask, next_pos, ended = rows[keep], tok[keep], mask[keep], next_pos[keep], ended[keep]
         mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], 1)
         step = {"input_ids": tok.unsqueeze(1), "attention_mask": mask, cache_arg: cache, "use_cache": True}
-        if use_pos:
-            step["position_ids"] = next_pos.unsqueeze(1)
+        if pos is not None:
+            step["position_ids"] = adapter.step_position_ids(next_pos)
         next_pos = next_pos + 1
         logits = model(**step, **keep_last).logits[:, -1]
     texts = [adapter.decode(t) for t in tokens]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from harness.adapters import Adapter, Prompt, accepts, positions
+from harness.adapters import Adapter, Prompt, on_device
 from harness.config import OptimConfig
 
 
@@ -73,9 +73,9 @@ def train_epoch(model, adapter: Adapter, optimizer, scheduler, examples: list[Ex
     losses = []
     for idx in tqdm(batches, desc=desc, unit="step", leave=False, mininterval=2):
         batch = [examples[i] for i in idx]
-        inputs = adapter.encode_train([e.prompt for e in batch], [e.response for e in batch])
-        if "position_ids" not in inputs and accepts(model, "position_ids"):
-            inputs["position_ids"] = positions(inputs["attention_mask"])
+        inputs = on_device(adapter.encode_train([e.prompt for e in batch], [e.response for e in batch]), model)
+        if "position_ids" not in inputs and (pos := adapter.position_ids(model, inputs)) is not None:
+            inputs["position_ids"] = pos
         loss = model(**inputs, use_cache=False).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -9,11 +9,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from harness.tinyvlm import build_char_tokenizer
 from harness.tinyvlm.tokenization import IMAGE_TOKEN
 
 IMAGE_SIZE = 32
+
+
+def make_image(seed: int, size=(40, 30)) -> Image.Image:
+    """A random RGB image (fixed by seed)."""
+    g = torch.Generator().manual_seed(seed)
+    return Image.fromarray(torch.randint(0, 256, (size[1], size[0], 3), generator=g, dtype=torch.uint8).numpy())
+
+
+def greedy_generate_texts(model, adapter, prompts, max_new: int) -> list[str]:
+    """Reference: transformers' own generate on the adapter's left-padded batch, cut at EOS like hf_sample."""
+    batch = adapter.encode_prompts(prompts)
+    assert batch["attention_mask"][0, 0] == 0  # the first prompt really is left-padded
+    with torch.no_grad():
+        out = model.generate(**batch, do_sample=False, max_new_tokens=max_new)
+    texts = []
+    for row in out[:, batch["input_ids"].shape[1]:].tolist():
+        row = row[:row.index(adapter.eos_token_id)] if adapter.eos_token_id in row else row
+        texts.append(adapter.decode(row))
+    return texts
 PATCH_SIZE = 16
 
 # Short role tags: every character is a token. Image parts become "<image>\n", text parts their text.
@@ -65,6 +85,126 @@ def build_tiny_llava(path: str | Path, seed: int = 0) -> Path:
     processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=PATCH_SIZE,
                                vision_feature_select_strategy="default", num_additional_image_tokens=1,
                                chat_template=CHAT_TEMPLATE, image_token=IMAGE_TOKEN)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def _char_tokenizer_with(tokens: list[str]):
+    """The character tokenizer plus a family's special tokens (each one token, as in the real vocabularies)."""
+    tokenizer = build_char_tokenizer()
+    tokenizer.add_special_tokens({"additional_special_tokens": tokens})
+    return tokenizer
+
+
+def _tiny_llama(tokenizer, **special):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024, **special)
+
+
+# SmolVLM's template, shortened: "User:<image>question<end_of_utterance>\nAssistant:" then the answer.
+IDEFICS3_TEMPLATE = (
+    "{% for m in messages %}{{ 'User:' if m['role'] == 'user' else 'Assistant:' }}"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+def build_tiny_idefics3(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Idefics3ForConditionalGeneration` (SmolVLM's architecture) and its processor.
+
+    No image splitting: each image is one 32x32 global tile, 16 patches of 8 px pixel-shuffled by 2 into
+    4 image tokens between <fake_token_around_image><global-img> ... <fake_token_around_image>."""
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor, Idefics3VisionConfig
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_with(["<fake_token_around_image>", "<global-img>", "<end_of_utterance>"])
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                   bos_token_id=tokenizer.bos_token_id)
+    vision = Idefics3VisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                  image_size=IMAGE_SIZE, patch_size=8)
+    config = Idefics3Config(vision_config=vision, text_config=_tiny_llama(tokenizer, **special), scale_factor=2,
+                            image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN), **special)
+    torch.manual_seed(seed)
+    model = Idefics3ForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<end_of_utterance>")  # as SmolVLM's
+    image_processor = Idefics3ImageProcessorPil(do_image_splitting=False, size={"longest_edge": IMAGE_SIZE},
+                                                max_image_size={"longest_edge": IMAGE_SIZE})
+    processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4,
+                                  chat_template=IDEFICS3_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# Qwen2-VL's template without the system turn; the image placeholder is the tokenizer's image token.
+QWEN2_VL_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<|vision_start|><image><|vision_end|>{% elif c['type'] == 'text' %}"
+    "{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def image_only_qwen2_vl_processor():
+    """Qwen2VLProcessor without its video processor, registered with AutoProcessor for Qwen2-VL configs.
+
+    transformers builds a processor only if every sub-processor class resolves, and Qwen2-VL's video
+    processor needs torchvision, of which this machine's package mirror has only CUDA builds that do not
+    load with the CPU torch. Images go through the real Qwen2VLProcessor code (placeholder expansion by
+    image_grid_thw, mm_token_type_ids); only video is missing. On a cluster the real processor loads."""
+    from transformers import AutoProcessor, Qwen2VLConfig, Qwen2VLProcessor
+    from transformers.processing_utils import ProcessorMixin
+
+    class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
+            self.video_token = "<|video_pad|>"
+            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    AutoProcessor.register(Qwen2VLConfig, ImageOnlyQwen2VLProcessor, exist_ok=True)
+    return ImageOnlyQwen2VLProcessor
+
+
+def build_tiny_qwen2_vl(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Qwen2VLForConditionalGeneration` and an (image-only) Qwen2-VL processor.
+
+    Images are resized to multiples of 16 px (8-px patches merged 2x2) within 16x16..32x32 pixels, so a
+    48x48 image gives a 4x4 patch grid = 4 image tokens and a 64x16 one a 2x8 grid: rows of one batch
+    differ in their multimodal RoPE shift, which is what the position hooks must get right."""
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_with(["<|vision_start|>", "<|vision_end|>", "<|video_pad|>", "<|im_start|>",
+                                      "<|im_end|>"])
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    head_dim = 64 // 4
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                vocab_size=len(tokenizer), max_position_embeddings=1024,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, head_dim // 2 - 5]},
+                **special)
+    vision = dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2, patch_size=8, spatial_merge_size=2,
+                  temporal_patch_size=2)
+    config = Qwen2VLConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                           video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
+                           vision_end_token_id=ids("<|vision_end|>"), **special)
+    torch.manual_seed(seed)
+    model = Qwen2VLForConditionalGeneration(config).eval()
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=16 * 16, max_pixels=IMAGE_SIZE * IMAGE_SIZE, patch_size=8,
+                                               merge_size=2, temporal_patch_size=2)
+    processor = image_only_qwen2_vl_processor()(image_processor=image_processor, tokenizer=tokenizer,
+                                                chat_template=QWEN2_VL_TEMPLATE)
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from harness.adapters import ChatAdapter, Prompt, adapter_for
@@ -16,12 +15,7 @@ from harness.evolve import run
 from harness.rollout import hf_sample
 from harness.sft import Example, make_optimizer, train_epoch
 
-from real_arch import build_tiny_llava
-
-
-def make_image(seed: int, size=(40, 30)) -> Image.Image:
-    g = torch.Generator().manual_seed(seed)
-    return Image.fromarray(torch.randint(0, 256, (size[1], size[0], 3), generator=g, dtype=torch.uint8).numpy())
+from real_arch import build_tiny_llava, greedy_generate_texts, make_image
 
 
 @pytest.fixture(scope="module")
@@ -59,19 +53,6 @@ def test_tiny_llava_loads_through_auto_classes(llava):
 
 TWO_PROMPTS = [Prompt("Hi?", make_image(1), cot=False),
                Prompt("A much longer question,\nover two lines: what is shown?", make_image(2), cot=False)]
-
-
-def greedy_generate_texts(model, adapter, prompts, max_new: int) -> list[str]:
-    """Reference: transformers' own generate on the adapter's left-padded batch, cut at EOS like hf_sample."""
-    batch = adapter.encode_prompts(prompts)
-    assert batch["attention_mask"][0, 0] == 0  # the short prompt really is left-padded
-    with torch.no_grad():
-        out = model.generate(**batch, do_sample=False, max_new_tokens=max_new)
-    texts = []
-    for row in out[:, batch["input_ids"].shape[1]:].tolist():
-        row = row[:row.index(adapter.eos_token_id)] if adapter.eos_token_id in row else row
-        texts.append(adapter.decode(row))
-    return texts
 
 
 def test_hf_sampler_greedy_matches_generate_on_left_padded_batch(llava):

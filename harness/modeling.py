@@ -1,0 +1,120 @@
+"""Loading a policy checkpoint with the options a real model needs (config.model).
+
+Device, dtype, gradient checkpointing, a frozen vision tower, LoRA adapters (peft, imported lazily) and a family's own
+modelling code all apply at load time, so every stage that loads a policy (warm-up, each iteration, ReST-EM's
+restart from pi_0, the final evaluation) trains the same parameters the same way. A LoRA policy is saved by
+peft as adapter weights plus the path of its base checkpoint; loading such a folder rebuilds base + adapters.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from harness.adapters import Adapter, adapter_for
+from harness.config import ModelConfig
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+PEFT_CONFIG = "adapter_config.json"  # written by peft's save_pretrained: the folder is a LoRA policy
+
+
+def load_model(path: str | Path, cfg: ModelConfig):
+    """(model in eval mode on cfg.device, adapter) from a local checkpoint, with cfg's dtype, freezing, LoRA and
+    activation checkpointing."""
+    import harness.tinyvlm  # noqa: F401  registers the embedded model with the Auto classes
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    torch.set_num_threads(cfg.threads)
+    path = Path(path).resolve()  # absolute: a LoRA checkpoint records its base by this path
+    kwargs = {"dtype": DTYPES[cfg.dtype], "trust_remote_code": cfg.trust_remote_code}
+    if (path / PEFT_CONFIG).is_file():
+        model = _load_lora_policy(path, kwargs)
+    else:
+        model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+    adapter = adapter_for(model, AutoProcessor.from_pretrained(path, trust_remote_code=cfg.trust_remote_code))
+    if cfg.freeze_vision:
+        freeze_vision(model, adapter)
+    if cfg.gradient_checkpointing:
+        enable_checkpointing(model)
+    if cfg.lora_rank and not hasattr(model, "peft_config"):
+        model = add_lora(model, adapter, cfg.lora_rank, cfg.lora_alpha)
+    return model.to(resolve_device(cfg.device)).eval(), adapter
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto: the GPU of this process (LOCAL_RANK under torchrun) when CUDA is available, else the CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def enable_checkpointing(model) -> None:
+    """Recompute activations in backward, non-reentrant (correct when inputs need no grad: frozen embeddings,
+    LoRA). transformers renamed the method (gradient_ -> activation_checkpointing_enable, old name until v6)."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def import_peft():
+    """peft, or an error that says how to install it (it is an optional extra)."""
+    try:
+        import peft
+    except ImportError:
+        raise ImportError("model.lora_rank > 0 needs peft: pip install 'mstar-harness[lora]' "
+                          "(or pip install 'peft>=0.10')") from None
+    return peft
+
+
+def _load_lora_policy(path: Path, kwargs: dict):
+    """Base checkpoint + the saved LoRA adapters, which stay trainable (self-evolution continues from them)."""
+    peft = import_peft()
+    from transformers import AutoModelForImageTextToText
+
+    base = json.loads((path / PEFT_CONFIG).read_text()).get("base_model_name_or_path")
+    if not base or not Path(base).is_dir():
+        raise FileNotFoundError(f"{path / PEFT_CONFIG}: base checkpoint {base!r} of this LoRA policy not found")
+    model = AutoModelForImageTextToText.from_pretrained(base, **kwargs)
+    return peft.PeftModel.from_pretrained(model, path, is_trainable=True)
+
+
+def vision_towers(model, adapter: Adapter) -> list[str]:
+    """Names of the outermost submodules called like a vision tower (adapter.vision_tower_names)."""
+    found: list[str] = []
+    for name, _ in model.named_modules():
+        if name.rsplit(".", 1)[-1] in adapter.vision_tower_names and not any(name.startswith(f + ".") for f in found):
+            found.append(name)
+    return found
+
+
+def freeze_vision(model, adapter: Adapter) -> list[str]:
+    """Stop gradients into the vision tower(s); returns their names. An unknown layout is an error, not a no-op."""
+    towers = vision_towers(model, adapter)
+    if not towers:
+        raise ValueError(f"model.freeze_vision: no vision tower in {type(model).__name__} (looked for submodules "
+                         f"named {list(adapter.vision_tower_names)}); set vision_tower_names on its adapter")
+    modules = dict(model.named_modules())
+    for name in towers:
+        modules[name].requires_grad_(False)
+    return towers
+
+
+def lora_targets(model, adapter: Adapter) -> list[str]:
+    """Every linear layer outside the vision tower(s) and the output head: the language model and projector."""
+    towers = vision_towers(model, adapter)
+    head = model.get_output_embeddings()
+    return [name for name, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and m is not head
+            and not any(name == t or name.startswith(t + ".") for t in towers)]
+
+
+def add_lora(model, adapter: Adapter, rank: int, alpha: float):
+    """Wrap the model with trainable LoRA adapters; every original weight is frozen."""
+    peft = import_peft()
+    config = peft.LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=lora_targets(model, adapter))
+    return peft.get_peft_model(model, config)

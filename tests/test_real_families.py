@@ -1,0 +1,156 @@
+"""The trainer on more real transformers architectures than LLaVA: Idefics3 (SmolVLM's architecture) and
+Qwen2-VL (multimodal RoPE), each a tiny random-init model built offline, loaded through the Auto classes
+and run through the family's adapter: sampling, SFT labels, and warm-up + one iteration + evaluation."""
+
+import json
+import math
+
+import pytest
+import torch
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from harness.adapters import Idefics3Adapter, Prompt, Qwen2VLAdapter, adapter_for
+from harness.config import load_config
+from harness.evolve import run
+from harness.rollout import hf_sample
+from harness.sft import Example, make_optimizer, train_epoch
+
+from real_arch import build_tiny_idefics3, build_tiny_qwen2_vl, greedy_generate_texts, make_image
+
+FAMILIES = {
+    "idefics3": (build_tiny_idefics3, Idefics3Adapter, "Idefics3ForConditionalGeneration", "<end_of_utterance>"),
+    "qwen2_vl": (build_tiny_qwen2_vl, Qwen2VLAdapter, "Qwen2VLForConditionalGeneration", "<|im_end|>"),
+}
+# Different image shapes: under the tiny Qwen2-VL processor a 64x16 image becomes a 2x8 patch grid (one row of 4
+# merged tokens: RoPE shift 0) and a 40x30 one a 4x4 grid (2x2 merged tokens: shift -2), so the rows of a batch
+# differ in their multimodal RoPE shift.
+PROMPTS = [Prompt("Hi?", make_image(1, (64, 16)), cot=False),
+           Prompt("A much longer question,\nover two lines: what is shown?", make_image(2), cot=False),
+           Prompt("Third?", make_image(3, (48, 48)), cot=False)]
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def family(request, tmp_path_factory):
+    """(name, checkpoint folder) of each tiny family model, built once."""
+    build = FAMILIES[request.param][0]
+    return request.param, build(tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture(scope="module")
+def qwen_dir(tmp_path_factory):
+    return build_tiny_qwen2_vl(tmp_path_factory.mktemp("qwen2_vl_positions"))
+
+
+@pytest.fixture(scope="module")
+def loaded(family):
+    name, path = family
+    model = AutoModelForImageTextToText.from_pretrained(path).eval()
+    return name, model, adapter_for(model, AutoProcessor.from_pretrained(path))
+
+
+def test_family_loads_through_auto_classes_with_its_adapter(loaded):
+    name, model, adapter = loaded
+    _, adapter_cls, model_cls, stop = FAMILIES[name]
+    assert model.config.model_type == name and type(model).__name__ == model_cls
+    assert type(adapter) is adapter_cls
+    assert adapter.eos_token_id == adapter.tokenizer.convert_tokens_to_ids(stop) != adapter.tokenizer.eos_token_id
+    batch = adapter.encode_prompts(PROMPTS)
+    with torch.no_grad():
+        assert model(**batch).logits.shape[:2] == batch["input_ids"].shape
+
+
+def test_sampler_greedy_matches_generate_on_left_padded_batch(loaded):
+    """Our sampler (adapter positions, KV cache repeated and pruned) decodes what transformers' generate does."""
+    _, model, adapter = loaded
+    expected = greedy_generate_texts(model, adapter, PROMPTS, 12)
+    assert sum(len(e) > 0 for e in expected) >= 2  # a random model rarely ends at once: the check is not vacuous
+    got = hf_sample(model, adapter, PROMPTS, k=1, temperature=0.0, max_new_tokens=12)
+    assert [g[0] for g in got] == expected
+    many = hf_sample(model, adapter, PROMPTS, k=3, temperature=1.0, max_new_tokens=6)
+    assert [len(r) for r in many] == [3, 3, 3]
+
+
+def test_qwen2_vl_positions_follow_the_image_grid(qwen_dir):
+    """Multimodal RoPE: text after an image continues max(h, w) merged cells past its start, not h x w tokens."""
+    model = AutoModelForImageTextToText.from_pretrained(qwen_dir).eval()
+    adapter = adapter_for(model, AutoProcessor.from_pretrained(qwen_dir))
+    batch = adapter.encode_prompts(PROMPTS[:2])
+    pos = adapter.position_ids(model, batch)
+    assert pos.shape == (3, 2, batch["input_ids"].shape[1])
+    nxt = adapter.next_positions(pos, batch["attention_mask"])
+    merge = model.config.vision_config.spatial_merge_size
+    _, h, w = (batch["image_grid_thw"] // torch.tensor([1, merge, merge])).T
+    assert nxt.tolist() == (batch["attention_mask"].sum(1) + torch.maximum(h, w) - h * w).tolist()
+    assert (h * w - torch.maximum(h, w)).tolist() == [0, 2]  # the two rows really differ
+    assert adapter.step_position_ids(nxt).shape == (3, 2, 1)
+
+
+def test_qwen2_vl_decode_step_matches_a_full_forward(qwen_dir):
+    """A cached decode step at the adapter's positions gives the logits of a full forward over prompt + token
+    (where the model numbers everything itself); 1-D positions from the padding mask would not."""
+    from transformers import DynamicCache
+
+    model = AutoModelForImageTextToText.from_pretrained(qwen_dir).eval()
+    adapter = adapter_for(model, AutoProcessor.from_pretrained(qwen_dir))
+    batch = adapter.encode_prompts(PROMPTS)
+    mask = torch.cat([batch["attention_mask"], torch.ones(len(PROMPTS), 1, dtype=torch.long)], 1)
+    tok = torch.tensor([[7], [8], [9]])
+    full = {**batch, "input_ids": torch.cat([batch["input_ids"], tok], 1), "attention_mask": mask,
+            "mm_token_type_ids": torch.cat([batch["mm_token_type_ids"], torch.zeros_like(tok)], 1)}
+
+    def decode_step(pos, step_pos) -> torch.Tensor:
+        cache = DynamicCache()
+        with torch.no_grad():
+            model(**batch, position_ids=pos, cache=cache, use_cache=True)
+            return model(input_ids=tok, attention_mask=mask, position_ids=step_pos, cache=cache).logits[:, -1]
+
+    with torch.no_grad():
+        reference = model(**full).logits[:, -1]
+    pos = adapter.position_ids(model, batch)
+    ours = decode_step(pos, adapter.step_position_ids(adapter.next_positions(pos, batch["attention_mask"])))
+    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-5)
+    wrong = decode_step(pos, adapter.step_position_ids(batch["attention_mask"].sum(1)))
+    assert not torch.allclose(wrong[1:], reference[1:], rtol=1e-4, atol=1e-5)  # rows 1-2 have a RoPE shift
+
+
+def test_training_labels_are_the_response_and_end_of_turn(loaded):
+    """The prompt's tokens are a prefix of prompt + response, so exactly the response is labelled."""
+    name, model, adapter = loaded
+    stop = FAMILIES[name][3]
+    responses = ["The answer is 4.", "A cat.", "7"]
+    batch = adapter.encode_train(PROMPTS, responses)
+    for row, resp in zip(batch["labels"], responses):
+        assert adapter.tokenizer.decode(row[row != -100]) == resp + stop
+
+
+def test_sft_on_family_learns(family):
+    _, path = family
+    model = AutoModelForImageTextToText.from_pretrained(path)
+    adapter = adapter_for(model, AutoProcessor.from_pretrained(path))
+    examples = [Example(p, r) for p, r in zip(PROMPTS, ["The answer is 4.", "A cat.", "7"])]
+    cfg = load_config(None, ["method.optim.batch_size=3", "method.optim.lr=1e-2",
+                             "method.optim.warmup_steps=0"]).method.optim
+    opt, sched = make_optimizer(model, cfg)
+    losses = [train_epoch(model, adapter, opt, sched, examples, cfg, seed=e)["loss"] for e in range(6)]
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_evolve_runs_end_to_end_on_family(family, tmp_path):
+    """Warm-up + one self-evolving iteration + evaluation through the normal trainer."""
+    name, path = family
+    cfg = load_config(None, [
+        f"model.path={path}", f"results_dir={tmp_path}", f"name={name}", "method.kind=continuous",
+        "world.sizes.labeled=8", "world.sizes.unlabeled=2", "world.sizes.val=4",
+        "world.sizes.test_id=4", "world.sizes.test_ood=4",
+        "warmup.samples_per_query=2", "rollout.samples_per_query=2", "warmup.max_per_query=2",
+        "select.max_per_query=2", "model.max_new_tokens=8", "method.interval=1.0", "method.passes=1.0",
+        "model.threads=1",
+    ])
+    out = run(cfg)
+    assert json.loads((out / "status.json").read_text())["state"] == "done"
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    assert [r["iteration"] for r in rows] == [1]
+    final = json.loads((out / "eval.json").read_text())["final"]
+    for split in ("test_id", "test_ood"):
+        assert final[split]["n"] == 4 and 0.0 <= final[split]["accuracy"] <= 1.0
+        assert all(math.isfinite(v) for v in final[split]["by_task"].values())
