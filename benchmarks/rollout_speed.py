@@ -153,9 +153,10 @@ def load_prompts(data: Path, n: int):
 
 def worker(args: argparse.Namespace) -> dict:
     """In a fresh process: load, reset the peak-RSS counter, warm up once, time one full run."""
-    from harness.pipeline import load_policy
+    from harness.config import ModelConfig
+    from harness.modeling import load_model
 
-    model, adapter = load_policy(Path(args.model), args.threads)
+    model, adapter = load_model(Path(args.model), ModelConfig(threads=args.threads))
     prompts = load_prompts(Path(args.data), args.prompts)
     run = RUNNERS[args.worker]
     rss_start = _status_kib("VmRSS")

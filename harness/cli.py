@@ -33,6 +33,13 @@ def _cmd_status(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from analysis.report import write_report
+
+    print(f"report: {write_report(args.sweeps, args.out)}")
+    return 0
+
+
 def _cmd_config(args) -> int:
     from harness.config import RunConfig
 
@@ -59,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="one line per run of a sweep: state, iteration, last metric, log")
     st.add_argument("folder", type=Path, help="results/<sweep>")
     st.set_defaults(func=_cmd_status)
+    rp = sub.add_parser("report", help="the paper's tables and figures from sweep folders, with 95%% CIs over seeds")
+    rp.add_argument("sweeps", nargs="+", type=Path, help="results/<sweep> folders (partial sweeps are fine)")
+    rp.add_argument("--out", type=Path, help="output folder (default: <first sweep>/report)")
+    rp.set_defaults(func=_cmd_report)
     c = sub.add_parser("config", help="list every config key with its default and doc")
     c.set_defaults(func=_cmd_config)
     return p

@@ -49,16 +49,36 @@ class DataConfig:
                                   "mathvista/testmini.json; null = the embedded world")
 
 
+# Embedded model sizes (hidden size, layers, heads) for the paper's three policy models (Tables 4-5).
+MODEL_PRESETS = {"small": (96, 4, 4), "medium": (128, 4, 4), "large": (192, 6, 6)}
+
+
 @dataclass
 class ModelConfig:
     """The policy model."""
 
     path: str | None = spec(None, "local HF image-text-to-text checkpoint; null = the embedded tiny VLM")
+    preset: str | None = spec(None, "embedded model size standing in for the paper's three models: small (~0.5M "
+                                    "params), medium (~0.9M), large (~2.8M); sets the three fields below",
+                              choices=[None, *MODEL_PRESETS])
     hidden_size: int = spec(128, "embedded model width", ge=16)
     num_hidden_layers: int = spec(4, "embedded model depth", ge=1)
     num_attention_heads: int = spec(4, "embedded model attention heads", ge=1)
     max_new_tokens: int = spec(96, "longest response sampled, in tokens", ge=1)
     threads: int = spec(2, "torch CPU threads", ge=1)
+    dtype: Literal["float32", "bfloat16", "float16"] = spec(
+        "float32", "weights dtype of the policy: bfloat16 on GPUs halves memory; float32 on CPU")
+    gradient_checkpointing: bool = spec(False, "recompute activations in the backward pass: less memory, slower steps")
+    freeze_vision: bool = spec(False, "freeze the vision tower; train the projector and the language model")
+    lora_rank: int = spec(0, "LoRA rank on the language model's linear layers; 0 = full fine-tuning (needs the "
+                             "[lora] extra)", ge=0)
+    lora_alpha: float = spec(16.0, "LoRA alpha: adapter updates are scaled by alpha / rank", gt=0)
+    trust_remote_code: bool = spec(False, "run a checkpoint's own modelling code (families not in transformers)")
+    device: str = spec("auto", "where the policy runs: auto (this process's GPU if any, else cpu), cpu, cuda, cuda:1")
+
+    def __post_init__(self):
+        if self.preset in MODEL_PRESETS:
+            self.hidden_size, self.num_hidden_layers, self.num_attention_heads = MODEL_PRESETS[self.preset]
 
     def check(self):
         if self.hidden_size % self.num_attention_heads:
@@ -117,9 +137,52 @@ class RolloutConfig:
 
 @dataclass
 class SelectConfig:
-    """Which correct responses of a query are trained on."""
+    """The paper's H operator: which distinct correct responses of a query are trained on."""
 
-    max_per_query: int = spec(4, "at most this many distinct correct responses per query", ge=1)
+    operator: str = spec("all", "all | random (k) | top_k (k best by reward model) | threshold (score > alpha)",
+                         choices=["all", "random", "top_k", "threshold"])
+    k: int = spec(2, "responses kept per query by random and top_k", ge=1)
+    alpha: float = spec(0.2, "threshold: keep responses whose reward-model score is above it (paper: 0.2)")
+    max_per_query: int = spec(4, "at most this many distinct correct responses per query (all, threshold)", ge=1)
+
+
+@dataclass
+class RewardModelConfig:
+    """The process reward model scoring each response (step scores aggregated to one number)."""
+
+    kind: Literal["none", "prm", "oracle"] = spec(
+        "none", "none | prm (learned from Monte-Carlo rollouts, a shared stage) | oracle (the embedded world's "
+                "exact step checker: the upper bound)")
+    aggregate: str = spec("min", "step scores -> response score (the paper: min)",
+                          choices=["min", "mean", "last", "prod"])
+
+
+@dataclass
+class PRMConfig:
+    """Training the process reward model: pi_hat_0 -> Monte-Carlo step labels -> backbone + linear head."""
+
+    policy_epochs: int = spec(2, "pi_hat_0 = pi_0 trained this many more epochs on the warm-up rationales", ge=0)
+    questions: int = spec(800, "labeled questions sampled for PRM data (at most the labeled split)", ge=1)
+    samples_per_query: int = spec(16, "K responses per question", ge=1)
+    max_per_query: int = spec(4, "distinct responses kept per question", ge=1)
+    responses: int = spec(400, "responses labeled after balancing correct:wrong 1:1 and multi-choice:free-form 1:1", ge=4)
+    completions: int = spec(8, "N completions from each step prefix; step label = share reaching the gold answer", ge=1)
+    temperature: float = spec(1.0, "temperature of responses and completions", gt=0)
+    epochs: int = spec(3, "PRM training epochs (MSE on every response token)", ge=1)
+    holdout: float = spec(0.1, "share of labeled responses held out to measure the PRM's MSE", ge=0, lt=1)
+    freeze_vision: bool = spec(True, "freeze the vision encoder while training the PRM (the paper's choice)")
+    optim: OptimConfig = spec(OptimConfig(lr=5e-4, batch_size=8), "optimizer")
+    verifier_samples: int = spec(16, "responses of pi_0 per validation question for the verifier analysis (Fig. 2)", ge=1)
+
+
+@dataclass
+class UnlabeledConfig:
+    """Unlabeled prompts mixed into self-evolution (the paper's section 3.4)."""
+
+    mode: Literal["none", "pseudo", "oracle"] = spec(
+        "none", "none | pseudo (weighted-vote pseudo label, weights = reward-model scores) | oracle (the withheld "
+                "true answers: the skyline)")
+    mixin: float = spec(0.0, "fraction of training after which unlabeled prompts join", ge=0, lt=1)
 
 
 @dataclass
@@ -139,7 +202,34 @@ class EvalConfig:
     """Greedy evaluation."""
 
     batch_sequences: int = spec(512, "prompts decoded together", ge=1)
-    monitor_val: bool = spec(True, "greedy accuracy on the validation split after each iteration")
+
+
+@dataclass
+class MonitorConfig:
+    """Training dynamics on the validation split after each iteration (and for pi_0, as iteration 0)."""
+
+    greedy: bool = spec(True, "greedy accuracy on the whole validation split (cheap)")
+    temperatures: list[float] = spec([], "Pass@K, Pass@K - greedy and Reward-Pass@2 at each temperature; the paper's "
+                                         "grid: [0.5, 0.7, 1.0, 1.2, 1.5, 1.7, 2.0]; empty = off")
+    queries: int = spec(100, "validation queries used by the temperature grid and the adaptive policy (0 = all)", ge=0)
+    samples: int = spec(16, "K samples per query per temperature", ge=1)
+
+
+@dataclass
+class TemperatureConfig:
+    """How the sampling temperature of the Generate step is chosen (rollout.temperature is the start)."""
+
+    policy: str = spec("fixed", "fixed | adaptive (M-STAR: the grid temperature maximising metric, re-decided "
+                                "every few iterations)", choices=["fixed", "adaptive"])
+    every: int = spec(2, "adaptive: decide at iterations 0, every, 2*every, ...", ge=1)
+    lo: float = spec(0.3, "adaptive: lowest temperature of the grid", gt=0)
+    hi: float = spec(1.6, "adaptive: highest temperature of the grid", gt=0)
+    step: float = spec(0.1, "adaptive: grid step", gt=0)
+    metric: str = spec("reward_pass_at_2", "adaptive: validation metric maximised",
+                       choices=["reward_pass_at_2", "pass_at_k", "pass_minus_greedy"])
+
+    def check(self):
+        return [("hi", f"must be at least lo={self.lo}")] if self.hi < self.lo else []
 
 
 @dataclass
@@ -177,8 +267,13 @@ class RunConfig:
     warmup: WarmupConfig = spec(WarmupConfig(), "warm-up stage")
     rollout: RolloutConfig = spec(RolloutConfig(), "rollouts")
     select: SelectConfig = spec(SelectConfig(), "selection of responses to train on")
+    reward_model: RewardModelConfig = spec(RewardModelConfig(), "process reward model")
+    prm: PRMConfig = spec(PRMConfig(), "training the learned PRM (used when reward_model.kind=prm)")
+    unlabeled: UnlabeledConfig = spec(UnlabeledConfig(), "unlabeled prompts")
     method: MethodConfig = spec(MethodConfig(), "training method")
     eval: EvalConfig = spec(EvalConfig(), "evaluation")
+    monitor: MonitorConfig = spec(MonitorConfig(), "training dynamics on the validation split")
+    temperature: TemperatureConfig = spec(TemperatureConfig(), "sampling-temperature policy")
     executor: Literal["local", "slurm"] = spec("local", "where runs execute: here, or as SLURM jobs through submitit")
     slurm: SlurmConfig = spec(SlurmConfig(), "SLURM resources (executor=slurm)")
 
@@ -190,6 +285,20 @@ class RunConfig:
         if self.warmup.max_per_query > self.warmup.samples_per_query:
             problems.append(("warmup.max_per_query", f"keeps more rationales than are sampled "
                              f"(warmup.samples_per_query={self.warmup.samples_per_query}); lower it"))
+        if self.select.operator in ("top_k", "threshold") and self.reward_model.kind == "none":
+            problems.append(("select.operator", f"{self.select.operator} ranks by a reward model; "
+                             "set reward_model.kind to prm or oracle"))
+        if self.select.operator in ("random", "top_k") and self.select.k > self.rollout.samples_per_query:
+            problems.append(("select.k", f"keeps more responses than are sampled "
+                             f"(rollout.samples_per_query={self.rollout.samples_per_query}); lower it"))
+        if self.unlabeled.mode != "none" and self.method.kind == "sft":
+            problems.append(("unlabeled.mode", "sft trains on the given answers; unlabeled prompts have none"))
+        if self.temperature.policy == "adaptive" and self.temperature.metric == "reward_pass_at_2" \
+                and self.reward_model.kind == "none":
+            problems.append(("temperature.metric", "Reward-Pass@2 needs a reward model; set reward_model.kind"))
+        if self.prm.max_per_query > self.prm.samples_per_query:
+            problems.append(("prm.max_per_query", f"keeps more responses than are sampled "
+                             f"(prm.samples_per_query={self.prm.samples_per_query}); lower it"))
         return problems
 
 

@@ -20,14 +20,19 @@ from harness.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import RunConfig
 from harness.datasets import Record
+from harness.dynamics import ValSamples, measure, monitor_rows
 from harness.evaluate import evaluate, prompts_of, score
-from harness.io import read_json
+from harness.io import atomic_write_json, read_json
 from harness.methods import METHODS, Method
 from harness.datasets import short_answer
-from harness.pipeline import Inputs, eval_splits, load_policy, load_splits, prepare
+from harness.modeling import load_model
+from harness.pipeline import Inputs, eval_splits, load_splits, prepare
 from harness.rollout import BACKENDS, greedy
 from harness.rundir import RunDir, run_path
-from harness.selection import dedup_correct
+from harness.reward_models import load_reward_model, response_scores
+from harness.selection import SELECTORS, dedup_correct
+from harness.temperature import TEMPERATURE_POLICIES
+from harness.unlabeled import mixin_slices, weighted_vote
 from harness.sft import Example, make_optimizer, train_epoch
 from harness.world.oracle import reasoning_correct
 
@@ -70,31 +75,70 @@ class Plan:
         return out
 
 
-def generate(model, adapter, cfg: RunConfig, queries: list[Record], seed: int) -> list[list[str]]:
+def generate(model, adapter, cfg: RunConfig, queries: list[Record], temperature: float, seed: int) -> list[list[str]]:
     """K responses per query with the chain-of-thought prompt."""
     r = cfg.rollout
-    return BACKENDS.get(r.backend)(model, adapter, prompts_of(queries), r.samples_per_query, r.temperature,
+    return BACKENDS.get(r.backend)(model, adapter, prompts_of(queries), r.samples_per_query, temperature,
                                    cfg.model.max_new_tokens, r.batch_sequences, seed=seed, desc="rollouts")
 
 
-def reward(responses: list[list[str]], queries: list[Record]) -> list[list[float | None]]:
-    """Binary exact-match reward against each query's gold answer."""
-    return [exact_match_reward(resps, **rec.reward_fields()) for resps, rec in zip(responses, queries)]
+def gold_answer(rec: Record, responses: list[str], scores: dict[str, float] | None, mode: str) -> str | None:
+    """The answer a query's responses are checked against: its label, the withheld one, or a pseudo label."""
+    if rec.answer is not None:
+        return rec.answer
+    if mode == "oracle":
+        if rec.oracle_answer is None:
+            raise ValueError(f"unlabeled record {rec.id} has no withheld answer: unlabeled.mode=oracle needs one")
+        return rec.oracle_answer
+    return weighted_vote(responses, scores, rec)
 
 
-def select(responses, rewards, queries: list[Record], cfg: RunConfig) -> tuple[list[Example], dict]:
-    """Distinct correct responses, at most select.max_per_query per query; with selection statistics."""
-    examples, fp, judged = [], 0, 0
-    for resps, rews, rec in zip(responses, rewards, queries):
-        for resp in dedup_correct(resps, rews)[: cfg.select.max_per_query]:
+def reward(responses: list[list[str]], queries: list[Record], golds: list[str | None]) -> list[list[float | None]]:
+    """Binary exact-match reward against each query's gold (or pseudo) answer."""
+    return [exact_match_reward(resps, **rec.reward_fields(answer=g)) if g is not None else [None] * len(resps)
+            for resps, rec, g in zip(responses, queries, golds)]
+
+
+def reward_model_scores(rm, cfg: RunConfig, queries: list[Record], responses: list[list[str]]) -> list[dict[str, float] | None]:
+    """Reward-model scores of the distinct responses that can matter: all of an unlabeled query's (they
+    weight its vote), the correct ones of a labeled query."""
+    if rm is None:
+        return [None] * len(queries)
+    wanted = [resps if rec.answer is None else dedup_correct(resps, exact_match_reward(resps, **rec.reward_fields()))
+              for rec, resps in zip(queries, responses)]
+    return response_scores(rm, cfg.reward_model.aggregate, queries, wanted)
+
+
+def select(responses, rewards, scores, queries: list[Record], cfg: RunConfig, seed: int) -> tuple[list[Example], dict]:
+    """Distinct correct responses of each query, chosen by the H operator; with selection statistics."""
+    choose, rng = SELECTORS.get(cfg.select.operator), random.Random(seed)
+    examples, kept_per_query, fp, judged = [], [], 0, 0
+    for resps, rews, sc, rec in zip(responses, rewards, scores, queries):
+        correct = dedup_correct(resps, rews)
+        kept = choose(correct, [sc[r] for r in correct] if sc is not None else None, cfg.select, rng) if correct else []
+        kept_per_query.append((len(kept), len(correct)))
+        for resp in kept:
             examples.append(Example(Prompt(rec.question, rec.image, cot=True), resp))
             ok = reasoning_correct(resp, rec)
             if ok is not None:
                 judged, fp = judged + 1, fp + (not ok)
     flat = [x or 0.0 for rews in rewards for x in rews]
+    with_correct = [(k, c) for k, c in kept_per_query if c]
     stats = {"reward_mean": _mean(flat), "pass_at_k": _mean([float(any(x == 1.0 for x in r)) for r in rewards]),
-             "selected": len(examples), "selected_false_positive_rate": fp / judged if judged else None}
+             "selected": len(examples), "selected_false_positive_rate": fp / judged if judged else None,
+             # the paper's diagnosis of the threshold operator: it keeps all or none of a query's responses
+             "all_or_none_share": _mean([float(k in (0, c)) for k, c in with_correct])}
     return examples, stats
+
+
+def pseudo_label_stats(queries: list[Record], golds: list[str | None]) -> dict:
+    """How often pseudo labels of unlabeled queries match the withheld answers (when known)."""
+    pairs = [(rec, g) for rec, g in zip(queries, golds) if rec.answer is None and rec.oracle_answer is not None]
+    if not pairs:
+        return {}
+    right = [g is not None and exact_match_reward(["answer: " + g], **rec.reward_fields(answer=rec.oracle_answer))[0] == 1.0
+             for rec, g in pairs]
+    return {"unlabeled_queries": len(pairs), "pseudo_label_accuracy": _mean(map(float, right))}
 
 
 def given_answers(queries: list[Record]) -> list[Example]:
@@ -102,12 +146,35 @@ def given_answers(queries: list[Record]) -> list[Example]:
     return [Example(Prompt(rec.question, rec.image, cot=False), short_answer(rec.answer, rec.choices)) for rec in queries]
 
 
-def monitor(model, adapter, cfg: RunConfig, val: list[Record]) -> dict:
-    """Greedy accuracy on the validation split."""
-    if not cfg.eval.monitor_val:
+def val_greedy(model, adapter, cfg: RunConfig, val: list[Record]) -> dict:
+    """Greedy accuracy on the whole validation split."""
+    if not cfg.monitor.greedy:
         return {}
     resp = greedy(model, adapter, prompts_of(val), cfg.model.max_new_tokens, cfg.eval.batch_sequences, desc="val")
     return {"val_greedy_accuracy": _mean(score(resp, val))}
+
+
+def val_samples(model, adapter, cfg: RunConfig, val: list[Record], version: int) -> ValSamples | None:
+    """Samples of the policy after `version` Improve steps, shared by the monitor and the temperature policy."""
+    if not cfg.monitor.temperatures and cfg.temperature.policy == "fixed":
+        return None
+    m = cfg.monitor
+    return ValSamples(model, adapter, val[: m.queries or None], m.samples, cfg.model.max_new_tokens,
+                      cfg.rollout.batch_sequences, lambda temp: derive_seed(cfg.seed, "val", version, temp),
+                      cfg.rollout.backend)
+
+
+def dynamics(vs: ValSamples | None, rm, cfg: RunConfig, iteration: int, seen: int) -> list[dict]:
+    """Monitor rows (greedy, Pass@K, gap, Reward-Pass@2 per temperature) for metrics.jsonl."""
+    if vs is None or not cfg.monitor.temperatures:
+        return []
+    return monitor_rows(vs, cfg.monitor.temperatures, rm, cfg.reward_model.aggregate,
+                        {"iteration": iteration, "queries_seen": seen})
+
+
+def choose_temperature(t: int, current: float, vs: ValSamples | None, rm, cfg: RunConfig) -> tuple[float, dict]:
+    probe = lambda temp: measure(vs, cfg.temperature.metric, temp, rm, cfg.reward_model.aggregate)  # noqa: E731
+    return TEMPERATURE_POLICIES.get(cfg.temperature.policy)(t, current, cfg.temperature, probe)
 
 
 def _mean(xs) -> float | None:
@@ -118,7 +185,7 @@ def _mean(xs) -> float | None:
 def carry_over(method: Method, model, adapter, opt, sched, cfg: RunConfig, pi0: Path):
     """What iteration t+1 starts from: pi_t or pi_0; the running optimizer + LR schedule or fresh ones."""
     if not method.keeps_model:
-        model, adapter = load_policy(pi0, cfg.model.threads)
+        model, adapter = load_model(pi0, cfg.model)
     if not method.keeps_optimizer:
         opt, sched = make_optimizer(model, cfg.method.optim)
     return model, adapter, opt, sched
@@ -129,34 +196,49 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
     method: Method = METHODS.get(cfg.method.kind)
     labeled, val = splits["labeled"], splits["val"]
     plan = Plan.make(len(labeled), cfg.method.interval, cfg.method.passes, cfg.seed)
+    unlabeled = splits["unlabeled"] if cfg.unlabeled.mode != "none" else []
+    mixin = mixin_slices(len(unlabeled), plan.iterations, cfg.unlabeled.mixin, derive_seed(cfg.seed, "unlabeled"))
+    rm = load_reward_model(cfg.reward_model.kind, inputs.prm, cfg.model)
     pi0 = inputs.warmup / "model"
     ckpt = checkpoint.latest(rd.path)
-    model, adapter = load_policy(ckpt / "model" if ckpt else pi0, cfg.model.threads)
+    model, adapter = load_model(ckpt / "model" if ckpt else pi0, cfg.model)
     opt, sched = make_optimizer(model, cfg.method.optim)
-    start, seen = 0, 0
+    start, seen, temperature = 0, 0, cfg.rollout.temperature
     if ckpt:
         state = checkpoint.load_state(ckpt)
-        start, seen = state["iteration"], state["queries_seen"]
+        start, seen, temperature = state["iteration"], state["queries_seen"], state.get("temperature", temperature)
         checkpoint.load_trainer(ckpt, opt, sched)
         rd.truncate_metrics(start)
         log.info("resuming after iteration %d/%d", start, plan.iterations)
+    vs = val_samples(model, adapter, cfg, val, start)
+    if start == 0:
+        rd.add_metrics(dynamics(vs, rm, cfg, 0, 0))  # pi_0, before self-evolution
     for t in range(start, plan.iterations):
         t0 = time.time()
         model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
-        queries = [labeled[i] for i in plan.queries(t)]
+        if vs is not None and vs.model is not model:  # ReST-EM restarted from pi_0
+            vs = val_samples(model, adapter, cfg, val, 0)
+        temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)
+        queries = [labeled[i] for i in plan.queries(t)] + [unlabeled[i] for i in mixin[t]]
         if method.samples:
-            responses = generate(model, adapter, cfg, queries, derive_seed(cfg.seed, t, "generate"))
-            examples, sel = select(responses, reward(responses, queries), queries, cfg)
+            responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"))
+            scores = reward_model_scores(rm, cfg, queries, responses)
+            golds = [gold_answer(rec, resps, sc, cfg.unlabeled.mode) for rec, resps, sc in zip(queries, responses, scores)]
+            examples, sel = select(responses, reward(responses, queries, golds), scores, queries, cfg,
+                                   derive_seed(cfg.seed, t, "select"))
+            sel.update(pseudo_label_stats(queries, golds))
         else:
             examples, sel = given_answers(queries), {}
         fit = train_epoch(model, adapter, opt, sched, examples, cfg.method.optim, derive_seed(cfg.seed, t, "sft"),
                           desc=f"improve {t + 1}/{plan.iterations}")
-        seen += len(queries)
+        seen += len(plan.queries(t))
+        vs = val_samples(model, adapter, cfg, val, t + 1)
         row = {"iteration": t + 1, "queries_seen": seen, "train_loss": fit["loss"], "sft_steps": fit["steps"],
-               "lr": sched.get_last_lr()[0], "temperature": cfg.rollout.temperature, **sel,
-               **monitor(model, adapter, cfg, val), "seconds": round(time.time() - t0, 1)}
-        rd.add_metrics(row)
-        checkpoint.save(rd.path, model, adapter.processor, opt, sched, {"iteration": t + 1, "queries_seen": seen})
+               "lr": sched.get_last_lr()[0], "temperature": temperature, **probe, **sel,
+               **val_greedy(model, adapter, cfg, val)}
+        rd.add_metrics([*dynamics(vs, rm, cfg, t + 1, seen), {**row, "seconds": round(time.time() - t0, 1)}])
+        checkpoint.save(rd.path, model, adapter.processor, opt, sched,
+                        {"iteration": t + 1, "queries_seen": seen, "temperature": temperature})
         rd.set_status("running", iteration=t + 1, iterations=plan.iterations)
         log.info(_summary(row, plan.iterations))
     return checkpoint.latest(rd.path) / "model"
@@ -164,7 +246,7 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
 
 def _summary(row: dict, iterations: int) -> str:
     parts = [f"iter {row['iteration']}/{iterations}", f"queries {row['queries_seen']}"]
-    for key, name in [("pass_at_k", "pass@K"), ("selected", "selected"), ("train_loss", "loss"),
+    for key, name in [("temperature", "T"), ("pass_at_k", "pass@K"), ("selected", "selected"), ("train_loss", "loss"),
                       ("val_greedy_accuracy", "val greedy"), ("selected_false_positive_rate", "fp rate"),
                       ("seconds", "s")]:
         if row.get(key) is not None:
@@ -184,9 +266,10 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
     rd.set_status("running", pid=os.getpid(), host=socket.gethostname(), error=None, traceback=None)
     try:
         inputs = prepare(cfg)
+        atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
         splits = load_splits(inputs.data)  # read once: the loaders verify every image
         final = evolve(cfg, inputs, splits, rd, log)
-        model, adapter = load_policy(final, cfg.model.threads)
+        model, adapter = load_model(final, cfg.model)
         ev = evaluate(model, adapter, eval_splits(splits), cfg.model.max_new_tokens,
                       cfg.eval.batch_sequences)
         rd.write_eval({"final": ev, "warmup": read_json(inputs.warmup / "eval.json"),

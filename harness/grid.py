@@ -5,7 +5,8 @@
     seeds: [0]
     runs:
       - label: "Continuous {method.interval:.2%}"    # may format any config value
-        set: {method.kind: continuous}                # fixed overrides (dotted keys)
+        recipe: static                                # optional named overrides to start from (harness.recipes)
+        set: {method.kind: continuous}                # fixed overrides (dotted keys), on top of the recipe
         grid: {method.interval: [1.0, 0.5, 0.25]}      # cartesian product of dotted keys
 
 Expansion is pure and deterministic. Every expanded run is validated before anything starts, and
@@ -13,6 +14,7 @@ all problems of the file are reported at once, each with the file, block and dot
 """
 from __future__ import annotations
 
+import difflib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +22,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from harness.config import RunConfig
+from harness.recipes import RECIPES
 from harness.configio import ConfigError, deep_merge, from_dict, load_yaml, set_dotted, to_dict
 from harness.rundir import run_path
 
 GRID_KEYS = {"name": "sweep name (folder under results_dir)", "base": "run config file the blocks modify",
              "seeds": "training seeds every block runs with", "runs": "list of run blocks",
              "description": "free text"}
-BLOCK_KEYS = {"label": "row label, may format config values", "set": "fixed dotted-key overrides",
+BLOCK_KEYS = {"label": "row label, may format config values", "recipe": "named recipe the block starts from "
+             "(harness.recipes: static, mstar)", "set": "fixed dotted-key overrides",
               "grid": "dotted key -> list of values (cartesian product)"}
 SWEEP_LEVEL_OVERRIDES = ("seeds", "name")  # command-line keys that belong to the grid, not to runs
 
@@ -59,8 +63,6 @@ def _nested(dotted: dict) -> dict:
 
 
 def _check_keys(where: str, got: dict, allowed: dict, problems: list[str]) -> None:
-    import difflib
-
     for key in got:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
@@ -94,6 +96,13 @@ def _block_points(src: str, i: int, block: Any, problems: list[str]) -> list[dic
         if not isinstance(values, list) or not values:
             problems.append(f"{where}grid.{key}: expected a non-empty list of values, got {values!r}")
             return []
+    recipe = block.get("recipe")
+    if recipe is not None and recipe not in RECIPES:
+        close = difflib.get_close_matches(str(recipe), RECIPES, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        problems.append(f"{where}recipe: unknown recipe {recipe!r}; {hint}available: {', '.join(RECIPES)}")
+        return []
+    fixed = {**RECIPES.get(recipe, {}), **fixed}
     keys = list(grid)
     return [{**fixed, **dict(zip(keys, combo))} for combo in itertools.product(*(grid[k] for k in keys))]
 

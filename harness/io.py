@@ -62,3 +62,8 @@ def read_jsonl(path: str | Path) -> list[dict]:
         except json.JSONDecodeError:
             break
     return rows
+
+
+def write_jsonl(path: str | Path, rows: list[dict]) -> None:
+    """Write all rows at once, atomically (a file that exists is complete)."""
+    atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))

@@ -19,7 +19,8 @@ from harness.answers import exact_match_reward
 from harness.config import RunConfig, to_dict
 from harness.datasets import Record, load_mathv360k, load_mathvista, short_answer
 from harness.evaluate import evaluate
-from harness.io import atomic_write_json
+from harness.io import atomic_write_json, write_jsonl
+from harness.modeling import load_model
 from harness.rollout import BACKENDS
 from harness.selection import dedup_correct
 from harness.sft import Example, make_optimizer, train_epoch
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 SPLITS = ("labeled", "unlabeled", "val", "test_id")
 # Part of every stage key: bump it when a change to the code makes cached stages stale
 # (a new world generator, model architecture or warm-up procedure).
-STAGE_VERSION = 1
+STAGE_VERSION = 2
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Inputs:
     data: Path        # folder with mathv360k/ and mathvista/
     base: Path        # base model checkpoint folder
     warmup: Path      # stage folder; pi_0 in warmup/model
+    prm: Path | None = None  # stage folder of the learned PRM, when the run uses it
 
 
 def load_splits(data: Path) -> dict[str, list[Record]]:
@@ -46,17 +48,6 @@ def load_splits(data: Path) -> dict[str, list[Record]]:
     out = {s: load_mathv360k(data / "mathv360k" / f"{s}.json", labeled=s != "unlabeled") for s in SPLITS}
     out["test_ood"] = load_mathvista(data / "mathvista" / "testmini.json")
     return out
-
-
-def load_policy(path: Path, threads: int):
-    """(model, adapter) from any local checkpoint loadable by the Auto classes."""
-    import harness.tinyvlm  # noqa: F401  registers the embedded model with the Auto classes
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    torch.set_num_threads(threads)
-    model = AutoModelForImageTextToText.from_pretrained(path)
-    processor = AutoProcessor.from_pretrained(path)
-    return model.eval(), adapter_for(model, processor)
 
 
 def save_policy(model, adapter: Adapter, path: Path) -> None:
@@ -86,7 +77,7 @@ class Stage:
 
 
 def stages(cfg: RunConfig) -> list[Stage]:
-    """The shared stages a run needs, in order: data, base, warm-up. Pure: nothing is built."""
+    """The shared stages a run needs, in order: data, base, warm-up (and prm). Pure: nothing is built."""
     from harness.world.writer import write_world
 
     cache = Path(cfg.results_dir) / "_stages"
@@ -106,11 +97,19 @@ def stages(cfg: RunConfig) -> list[Stage]:
                    "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]}
         base = Stage("base", stage_path(cache, "base", payload), payload,
                      lambda tmp: _build_base(cfg, data.path, tmp))
+    m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how
     payload = {"warmup": to_dict(cfg.warmup), "base": str(base.path), "data": str(data.path), "version": STAGE_VERSION,
-               "max_new_tokens": cfg.model.max_new_tokens}
+               "max_new_tokens": m.max_new_tokens, "dtype": m.dtype, "freeze_vision": m.freeze_vision,
+               "lora": [m.lora_rank, m.lora_alpha]}
     warmup = Stage("warmup", stage_path(cache, "warmup", payload), payload,
                    lambda tmp: _build_warmup(cfg, data.path, base.path, tmp))
-    return [data, base, warmup]
+    if cfg.reward_model.kind != "prm":
+        return [data, base, warmup]
+    payload = {"prm": to_dict(cfg.prm), "warmup": str(warmup.path), "data": str(data.path), "version": STAGE_VERSION,
+               "rollout_backend": cfg.rollout.backend}
+    prm = Stage("prm", stage_path(cache, "prm", payload), payload,
+                lambda tmp: _build_prm(cfg, data.path, warmup.path, tmp))
+    return [data, base, warmup, prm]
 
 
 def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
@@ -144,7 +143,7 @@ def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
 
 def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     w = cfg.warmup
-    model, adapter = load_policy(base / "model" if (base / "model").is_dir() else base, cfg.model.threads)
+    model, adapter = load_model(base / "model" if (base / "model").is_dir() else base, cfg.model)
     splits = load_splits(data)
     labeled = splits["labeled"]
     hinted = [Prompt(r.question, r.image, cot=True, hint=short_answer(r.answer, r.choices)) for r in labeled]
@@ -152,13 +151,15 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     responses = sample(model, adapter, hinted, w.samples_per_query, w.temperature, cfg.model.max_new_tokens,
                        cfg.rollout.batch_sequences, seed=cfg.world.seed, desc="warm-up rationales")
     rng = random.Random(cfg.world.seed)
-    pool, solved = [], 0
+    pool, solved = [], 0  # (record id, example)
     for rec, resps in zip(labeled, responses):
         rewards = exact_match_reward(resps, **rec.reward_fields())
         kept = dedup_correct(resps, rewards)[: w.max_per_query]
         solved += bool(kept)
-        pool += [Example(Prompt(rec.question, rec.image, cot=True), r) for r in kept]
-    examples = rng.sample(pool, min(w.max_examples, len(pool)))
+        pool += [(rec.id, Example(Prompt(rec.question, rec.image, cot=True), r)) for r in kept]
+    chosen = rng.sample(pool, min(w.max_examples, len(pool)))
+    write_jsonl(out / "rationales.jsonl", [{"id": rid, "response": e.response} for rid, e in chosen])
+    examples = [e for _, e in chosen]
     log.info("warm-up: %d/%d queries solved, %d rationales kept, training on %d", solved, len(labeled),
              len(pool), len(examples))
     opt, sched = make_optimizer(model, w.optim)
@@ -172,7 +173,12 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}
 
 
+def _build_prm(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
+    from harness import prm_stage  # imports the pipeline: loaded only when a PRM is built
+
+    return prm_stage.build(cfg, data, warmup, out)
+
+
 def prepare(cfg: RunConfig) -> Inputs:
     """Build (or reuse) the shared stages of a run."""
-    data, base, warmup = (stage.ensure() for stage in stages(cfg))
-    return Inputs(data=data, base=base, warmup=warmup)
+    return Inputs(*(stage.ensure() for stage in stages(cfg)))

@@ -58,15 +58,26 @@ class RunDir:
     def metrics(self) -> list[dict]:
         return read_jsonl(self.path / "metrics.jsonl")
 
-    def add_metrics(self, row: dict) -> None:
-        """Append an iteration's row to metrics.jsonl and its numbers to the TensorBoard events."""
-        append_jsonl(self.path / "metrics.jsonl", [row])
+    def add_metrics(self, rows: dict | list[dict]) -> None:
+        """Append rows to metrics.jsonl and their numbers to the TensorBoard events.
+
+        An iteration's summary row has one key per quantity; a dynamics row names its `metric`
+        (and temperature) and carries a `value`."""
+        rows = [rows] if isinstance(rows, dict) else rows
+        if not rows:
+            return
+        append_jsonl(self.path / "metrics.jsonl", rows)
         from torch.utils.tensorboard import SummaryWriter  # slow import, only needed here
 
         with SummaryWriter(self.path / "tensorboard") as tb:
-            for key, value in row.items():
-                if isinstance(value, (int, float)) and key != "iteration":
-                    tb.add_scalar(key, value, row["iteration"])
+            for row in rows:
+                if "metric" in row:
+                    at = f"/T={row['temperature']}" if row.get("temperature") is not None else ""
+                    tb.add_scalar(f"dynamics/{row['metric']}{at}", row["value"], row["iteration"])
+                    continue
+                for key, value in row.items():
+                    if isinstance(value, (int, float)) and key != "iteration":
+                        tb.add_scalar(key, value, row["iteration"])
 
     def truncate_metrics(self, iterations: int) -> None:
         """Drop rows of iterations after the last checkpoint (a kill after logging, before saving)."""

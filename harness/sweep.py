@@ -44,12 +44,12 @@ class Sweep:
 
 
 def plan_stages(runs: list[RunSpec]) -> list[PlannedStage]:
-    """Unique stages in dependency order (data, base, warm-up), each with the runs that share it."""
+    """Unique stages in dependency order (data, base, warm-up, prm), each with the runs that share it."""
     planned: dict[Path, PlannedStage] = {}
     for spec in runs:
         for stage in stages(spec.config):
             planned.setdefault(stage.path, PlannedStage(stage)).runs.append(f"{spec.label} (seed {spec.seed})")
-    order = {"data": 0, "base": 1, "warmup": 2}
+    order = {"data": 0, "base": 1, "warmup": 2, "prm": 3}
     return sorted(planned.values(), key=lambda p: order[p.stage.name])
 
 

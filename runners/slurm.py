@@ -1,6 +1,6 @@
 """The SLURM runner: submitit jobs, submit-and-exit by default.
 
-Each group of runs that shares a warm-up gets one stage job (data -> base -> warm-up, skipped when
+Each group of runs that shares its last stage gets one stage job (data -> base -> warm-up [-> prm], skipped when
 already built); its runs go in as one job array that depends on it (afterok). A run job is
 Checkpointable: on timeout or preemption submitit requeues it and it resumes from its last finished
 iteration. The cluster is named explicitly: submitit's AutoExecutor would pick SLURM by itself
@@ -89,15 +89,15 @@ def run_slurm(sw, wait: bool = False) -> int:
     groups = defaultdict(list)
     for spec in sw.runs:
         if _needs_submission(spec):
-            groups[_warmup_path(spec.config)].append(spec)
+            groups[_last_stage_path(spec.config)].append(spec)
     jobs = {}
-    for warmup, specs in groups.items():
+    for last_stage, specs in groups.items():
         cfg = specs[0].config
         dependency = None
-        if not (warmup / "DONE.json").is_file():
+        if not (last_stage / "DONE.json").is_file():
             stage_job = executor(folder, cfg.slurm, f"{sw.name}-stages").submit(StageJob(to_dict(cfg)))
             dependency = f"afterok:{stage_job.job_id}"
-            log.info("stage job %s builds %s", stage_job.job_id, warmup.name)
+            log.info("stage job %s builds %s", stage_job.job_id, last_stage.name)
         ex = executor(folder, cfg.slurm, sw.name, dependency)
         with ex.batch():
             submitted = [ex.submit(RunJob(to_dict(s.config), s.label)) for s in specs]
@@ -111,7 +111,7 @@ def run_slurm(sw, wait: bool = False) -> int:
     return _wait(sw, jobs) if wait else 0
 
 
-def _warmup_path(cfg: RunConfig) -> Path:
+def _last_stage_path(cfg: RunConfig) -> Path:
     from harness.pipeline import stages
 
     return stages(cfg)[-1].path

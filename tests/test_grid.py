@@ -103,3 +103,18 @@ def test_cross_field_conflict_is_reported_with_the_fix(grid_dir):
     with pytest.raises(ConfigError) as err:
         expand(_write(grid_dir, GRID), {"rollout": {"samples_per_query": 2}})
     assert "select.max_per_query: keeps more responses than are sampled" in str(err.value)
+
+
+def test_recipe_blocks_start_from_named_overrides_and_unknown_recipes_are_reported(tmp_path):
+    from harness.grid import expand
+
+    good = tmp_path / "g.yaml"
+    good.write_text("name: g\nruns:\n  - label: M-STAR\n    recipe: mstar\n    set: {select.k: 4}\n")
+    (run,) = expand(good)[1]
+    cfg = run.config
+    assert (cfg.temperature.policy, cfg.reward_model.kind, cfg.select.operator, cfg.select.k) == \
+        ("adaptive", "prm", "top_k", 4)  # `set` wins over the recipe
+    bad = tmp_path / "b.yaml"
+    bad.write_text("name: b\nruns:\n  - label: x\n    recipe: mstr\n")
+    with pytest.raises(ConfigError, match=r"runs\[0\]\.recipe: unknown recipe 'mstr'; did you mean 'mstar'"):
+        expand(bad)

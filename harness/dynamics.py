@@ -1,0 +1,105 @@
+"""Training dynamics on the validation set (the paper's section 4): exploration and exploitation.
+
+Greedy accuracy (exploitation), Pass@K per temperature (exploration), their gap, and Reward-Pass@2
+(a correct response among the reward model's top 2 of the K samples). Samples of the current policy
+are drawn once per temperature and shared by the monitor and the adaptive temperature policy.
+"""
+from __future__ import annotations
+
+from math import comb
+
+from harness.answers import exact_match_reward
+from harness.datasets import Record
+from harness.evaluate import prompts_of, score
+from harness.reward_models import response_scores
+from harness.rollout import BACKENDS, greedy
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased Pass@k from n samples of which c are correct (Chen et al. 2021): 1 - C(n-c, k) / C(n, k).
+
+    >>> pass_at_k(4, 1, 1), pass_at_k(4, 1, 4), pass_at_k(4, 0, 2), round(pass_at_k(4, 2, 2), 4)
+    (0.25, 1.0, 0.0, 0.8333)
+    """
+    if k > n:
+        raise ValueError(f"Pass@{k} needs at least {k} samples, got {n}")
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def reward_pass_at(correct: list[float], scores: list[float], k: int = 2) -> float:
+    """1 if a correct response is among the k best-scored (ties keep sampling order), else 0.
+
+    >>> reward_pass_at([0, 1, 0], [0.9, 0.1, 0.8]), reward_pass_at([0, 1, 0], [0.9, 0.85, 0.8])
+    (0.0, 1.0)
+    """
+    top = sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
+    return float(any(correct[i] == 1.0 for i in top))
+
+
+class ValSamples:
+    """K samples per validation query at each temperature asked for, drawn once from one policy."""
+
+    def __init__(self, model, adapter, records: list[Record], k: int, max_new_tokens: int, batch_sequences: int,
+                 seed_of, backend: str = "hf"):
+        self.model, self.adapter, self.records, self.k = model, adapter, records, k
+        self.max_new_tokens, self.batch_sequences, self.seed_of = max_new_tokens, batch_sequences, seed_of
+        self.backend = BACKENDS.get(backend)
+        self._samples: dict[float, list[list[str]]] = {}
+        self._greedy: list[float] | None = None
+
+    def at(self, temperature: float) -> list[list[str]]:
+        t = round(temperature, 4)
+        if t not in self._samples:
+            self._samples[t] = self.backend(self.model, self.adapter, prompts_of(self.records), self.k, t,
+                                            self.max_new_tokens, self.batch_sequences, seed=self.seed_of(t),
+                                            desc=f"val samples T={t}")
+        return self._samples[t]
+
+    def greedy_correct(self) -> list[float]:
+        if self._greedy is None:
+            resp = greedy(self.model, self.adapter, prompts_of(self.records), self.max_new_tokens,
+                          self.batch_sequences, desc="val greedy")
+            self._greedy = score(resp, self.records)
+        return self._greedy
+
+    def pass_at(self, temperature: float, k: int) -> float:
+        correct = self._correct(temperature)
+        return sum(pass_at_k(len(c), int(sum(c)), k) for c in correct) / len(correct)
+
+    def reward_pass_at_2(self, temperature: float, rm, aggregate: str) -> float:
+        samples = self.at(temperature)
+        scores = response_scores(rm, aggregate, self.records, samples)
+        correct = self._correct(temperature)
+        return sum(reward_pass_at(c, [sc[r] for r in resps]) for c, sc, resps in zip(correct, scores, samples)) / len(samples)
+
+    def _correct(self, temperature: float) -> list[list[float]]:
+        return [[x or 0.0 for x in exact_match_reward(resps, **rec.reward_fields())]
+                for resps, rec in zip(self.at(temperature), self.records)]
+
+
+METRICS = ("greedy_accuracy", "pass_at_k", "pass_minus_greedy", "reward_pass_at_2")
+
+
+def measure(vs: ValSamples, metric: str, temperature: float, rm=None, aggregate: str = "min") -> float:
+    """One validation metric of the current policy at one temperature."""
+    if metric == "greedy_accuracy":
+        return sum(vs.greedy_correct()) / len(vs.records)
+    if metric == "pass_at_k":
+        return vs.pass_at(temperature, vs.k)
+    if metric == "pass_minus_greedy":
+        return vs.pass_at(temperature, vs.k) - measure(vs, "greedy_accuracy", temperature)
+    if metric == "reward_pass_at_2":
+        if rm is None:
+            raise ValueError("Reward-Pass@2 needs a reward model (reward_model.kind prm or oracle)")
+        return vs.reward_pass_at_2(temperature, rm, aggregate)
+    raise ValueError(f"unknown dynamics metric {metric!r}; choose from {METRICS}")
+
+
+def monitor_rows(vs: ValSamples, temperatures: list[float], rm, aggregate: str, base: dict) -> list[dict]:
+    """Rows for metrics.jsonl: greedy once, then Pass@K, its gap to greedy and Reward-Pass@2 per temperature."""
+    row = lambda metric, t, value: {**base, "metric": metric, "temperature": t, "k": vs.k, "value": round(value, 4)}  # noqa: E731
+    rows = [row("greedy_accuracy", None, measure(vs, "greedy_accuracy", 0.0))]
+    for t in temperatures:
+        for metric in ("pass_at_k", "pass_minus_greedy") + (("reward_pass_at_2",) if rm is not None else ()):
+            rows.append(row(metric, t, measure(vs, metric, t, rm, aggregate)))
+    return rows

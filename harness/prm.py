@@ -1,0 +1,177 @@
+"""The process reward model: the policy backbone plus a linear head scoring every response token.
+
+Trained with MSE on all response tokens, each token labelled with its step's Monte-Carlo label; a
+step's score is the head's output at the step's last token (paper Appendix D). Saved as the backbone's
+`save_pretrained` folder plus `reward_head.safetensors`, so it loads like any checkpoint.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from harness.adapters import Prompt, accepts, positions
+from harness.config import ModelConfig, OptimConfig
+from harness.sft import length_grouped_batches, make_optimizer
+from harness.world.oracle import response_steps
+
+HEAD_FILE = "reward_head.safetensors"
+
+
+@dataclass
+class StepExample:
+    """A response split into steps, with one label per step (the training target of the PRM)."""
+
+    prompt: Prompt
+    steps: list[str]
+    labels: list[float]
+
+
+def step_ends(adapter, prompt: Prompt, steps: list[str]) -> list[int]:
+    """Token offset (from the response start) just past each step, as the tokenizer splits the text.
+
+    Differences of text-only token counts: image tokens the processor expands cancel out.
+    """
+    tok = adapter.tokenizer
+    rendered = adapter.render(prompt)
+    count = lambda text: len(tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    start = count(rendered)
+    return [count(rendered + "\n".join(steps[: k + 1])) - start for k in range(len(steps))]
+
+
+class ProcessRewardModel:
+    """Backbone + linear head; `step_scores` gives one score per step of each response."""
+
+    def __init__(self, model, adapter, head: torch.nn.Linear):
+        self.model, self.adapter, self.head = model, adapter, head
+
+    @classmethod
+    def init_from_policy(cls, model, adapter) -> "ProcessRewardModel":
+        """The paper's initialisation: the head's weight is the mean of the token embeddings."""
+        emb = model.get_input_embeddings().weight
+        head = torch.nn.Linear(emb.shape[1], 1)
+        with torch.no_grad():
+            head.weight.copy_(emb.mean(0, keepdim=True))
+            head.bias.zero_()
+        return cls(model, adapter, head)
+
+    @classmethod
+    def load(cls, path: Path, model_cfg: ModelConfig) -> "ProcessRewardModel":
+        from harness.modeling import load_model
+
+        model, adapter = load_model(Path(path) / "model", model_cfg)
+        state = load_file(Path(path) / HEAD_FILE)
+        head = torch.nn.Linear(state["weight"].shape[1], 1)
+        head.load_state_dict(state)
+        return cls(model, adapter, head.eval())
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        self.model.save_pretrained(path / "model")
+        self.adapter.processor.save_pretrained(path / "model")
+        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, path / HEAD_FILE)
+
+    def token_values(self, batch: list[StepExample]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Head outputs (B, L) and, per example, the positions of its response tokens (and EOS)."""
+        inputs = self.adapter.encode_train([e.prompt for e in batch], ["\n".join(e.steps) for e in batch])
+        labels = inputs.pop("labels")
+        if "position_ids" not in inputs and accepts(self.model, "position_ids"):
+            inputs["position_ids"] = positions(inputs["attention_mask"])
+        captured = {}
+        hook = self.model.get_output_embeddings().register_forward_hook(
+            lambda mod, args, out: captured.__setitem__("h", args[0]))
+        try:
+            self.model(**inputs, use_cache=False)
+        finally:
+            hook.remove()
+        values = self.head(captured["h"]).squeeze(-1)
+        return values, [(row != -100).nonzero().squeeze(1) for row in labels]
+
+    def token_targets(self, batch: list[StepExample], where: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each response token's label = its step's label (EOS takes the last step's)."""
+        out = []
+        for e, pos in zip(batch, where):
+            ends = step_ends(self.adapter, e.prompt, e.steps)
+            step_of = torch.searchsorted(torch.tensor(ends), torch.arange(len(pos)), right=True)
+            out.append(torch.tensor(e.labels)[step_of.clamp(max=len(e.steps) - 1)])
+        return out
+
+    def loss(self, batch: list[StepExample]) -> torch.Tensor:
+        values, where = self.token_values(batch)
+        targets = self.token_targets(batch, where)
+        pred = torch.cat([values[i, pos] for i, pos in enumerate(where)])
+        return torch.nn.functional.mse_loss(pred, torch.cat(targets).to(pred.dtype))
+
+    @torch.inference_mode()
+    def step_scores(self, prompts: list[Prompt], responses: list[str], batch_size: int = 64) -> list[list[float]]:
+        """One score per step (non-empty line) of each response: the head at the step's last token."""
+        self.model.eval()
+        out: list[list[float]] = []
+        for i in range(0, len(prompts), batch_size):
+            batch = [StepExample(p, response_steps(r) or [""], []) for p, r in
+                     zip(prompts[i:i + batch_size], responses[i:i + batch_size])]
+            values, where = self.token_values(batch)
+            for row, (e, pos) in enumerate(zip(batch, where)):
+                ends = step_ends(self.adapter, e.prompt, e.steps)
+                idx = pos[[min(max(end - 1, 0), len(pos) - 1) for end in ends]]
+                out.append(values[row, idx].float().tolist())
+        return out
+
+
+def train_prm(prm: ProcessRewardModel, examples: list[StepExample], cfg: OptimConfig, epochs: int,
+              seed: int) -> list[float]:
+    """MSE training of backbone + head; returns the mean loss of each epoch."""
+    params = torch.nn.ModuleDict({"backbone": prm.model, "head": prm.head})
+    steps = epochs * math.ceil(len(examples) / cfg.batch_size)
+    opt, sched = make_optimizer(params, cfg, total_steps=steps)
+    rng = random.Random(seed)
+    losses = []
+    params.train()
+    for epoch in range(epochs):
+        batches = length_grouped_batches([sum(map(len, e.steps)) for e in examples], cfg.batch_size, rng)
+        total = 0.0
+        for idx in tqdm(batches, desc=f"PRM epoch {epoch + 1}/{epochs}", unit="step", leave=False, mininterval=2):
+            loss = prm.loss([examples[i] for i in idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            total += loss.item()
+        losses.append(total / max(1, len(batches)))
+    params.eval()
+    return losses
+
+
+@torch.inference_mode()
+def mse(prm: ProcessRewardModel, examples: list[StepExample], batch_size: int = 32) -> float:
+    """Token-level MSE on held-out examples, the quantity the PRM is trained on."""
+    total, n = 0.0, 0
+    for i in range(0, len(examples), batch_size):
+        batch = examples[i:i + batch_size]
+        values, where = prm.token_values(batch)
+        for row, (pos, target) in enumerate(zip(where, prm.token_targets(batch, where))):
+            total += float(((values[row, pos] - target) ** 2).sum())
+            n += len(pos)
+    return total / max(1, n)
+
+
+def constant_mse(train: list[StepExample], held_out: list[StepExample], prm: ProcessRewardModel) -> float:
+    """MSE of predicting the training tokens' mean label everywhere: the baseline a PRM must beat."""
+    def token_labels(examples):
+        out = []
+        for e in examples:
+            ends = step_ends(prm.adapter, e.prompt, e.steps)
+            widths = [b - a for a, b in zip([0] + ends[:-1], ends)]
+            widths[-1] += 1  # EOS
+            out += [lab for lab, w in zip(e.labels, widths) for _ in range(w)]
+        return out
+
+    train_labels, held = token_labels(train), token_labels(held_out)
+    mean = sum(train_labels) / max(1, len(train_labels))
+    return sum((y - mean) ** 2 for y in held) / max(1, len(held))
