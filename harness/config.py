@@ -47,6 +47,14 @@ class DataConfig:
 
     path: str | None = spec(None, "folder with mathv360k/{labeled,unlabeled,val,test_id}.json and "
                                   "mathvista/testmini.json; null = the embedded world")
+    benchmarks: dict[str, str] = spec({}, "more test sets evaluated for pi_0 and the final model: name -> local path "
+                                          "(mathvista, m3cot, mmstar, mmstar_r, mmbench, mmbench_r, ai2d)")
+
+    def check(self):
+        from harness.benchmarks import BENCHMARKS
+
+        return [(f"benchmarks.{name}", BENCHMARKS.unknown_message(name))
+                for name in self.benchmarks if name not in BENCHMARKS]
 
 
 # Embedded model sizes (hidden size, layers, heads) for the paper's three policy models (Tables 4-5).

@@ -19,6 +19,7 @@ from harness import checkpoint
 from harness.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import RunConfig
+from harness.benchmarks import load_benchmark
 from harness.datasets import Record
 from harness.dynamics import ValSamples, measure, monitor_rows
 from harness.evaluate import evaluate, prompts_of, score
@@ -269,11 +270,15 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
         atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
         splits = load_splits(inputs.data)  # read once: the loaders verify every image
         final = evolve(cfg, inputs, splits, rd, log)
+        benchmarks = {name: load_benchmark(name, path) for name, path in cfg.data.benchmarks.items()}
         model, adapter = load_model(final, cfg.model)
-        ev = evaluate(model, adapter, eval_splits(splits), cfg.model.max_new_tokens,
+        ev = evaluate(model, adapter, {**eval_splits(splits), **benchmarks}, cfg.model.max_new_tokens,
                       cfg.eval.batch_sequences)
-        rd.write_eval({"final": ev, "warmup": read_json(inputs.warmup / "eval.json"),
-                       "base": read_json(Path(inputs.base) / "eval.json")})
+        warm = read_json(inputs.warmup / "eval.json")
+        if benchmarks:  # pi_0 on the extra test sets, for the gains over +warm-up (Table 5)
+            warm.update(evaluate(*load_model(inputs.warmup / "model", cfg.model), benchmarks,
+                                 cfg.model.max_new_tokens, cfg.eval.batch_sequences))
+        rd.write_eval({"final": ev, "warmup": warm, "base": read_json(Path(inputs.base) / "eval.json")})
         rd.set_status("done")
         log.info("done: test_id %.3f, test_ood %.3f (warm-up %.3f, %.3f)", ev["test_id"]["accuracy"],
                  ev["test_ood"]["accuracy"], *(read_json(inputs.warmup / "eval.json")[k]["accuracy"]

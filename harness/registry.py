@@ -47,7 +47,7 @@ class Registry:
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            raise UnknownNameError(self._unknown_message(name)) from None
+            raise UnknownNameError(self.unknown_message(name)) from None
 
     def names(self) -> list[str]:
         """Sorted list of registered names."""
@@ -65,7 +65,7 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, names={self.names()})"
 
-    def _unknown_message(self, name: object) -> str:
+    def unknown_message(self, name: object) -> str:
         names = self.names()
         shown = f"'{name}'" if isinstance(name, str) else repr(name)
         message = f"Unknown {self.kind} {shown}."

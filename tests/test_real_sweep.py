@@ -55,7 +55,8 @@ def test_training_method_sweep_runs_on_a_real_architecture_and_real_formats(tmp_
     cmd = [sys.executable, "-m", "harness.cli", "sweep", "ablations/training_method.yaml",
            f"model.path={model}", f"data.path={data}", f"results_dir={tmp_path / 'results'}",
            "warmup.samples_per_query=2", "warmup.max_per_query=2", "rollout.samples_per_query=2",
-           "select.max_per_query=2", "model.max_new_tokens=8", "model.threads=1"]
+           "select.max_per_query=2", "model.max_new_tokens=8", "model.threads=1",
+           f"data.benchmarks.mathvista={tmp_path / 'hub'}"]  # the hub parquet again, as an extra test set
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     manifest = yaml.safe_load((tmp_path / "results" / "training_method" / "sweep.yaml").read_text())
@@ -63,5 +64,6 @@ def test_training_method_sweep_runs_on_a_real_architecture_and_real_formats(tmp_
     for r in manifest["runs"]:
         run = tmp_path / "results" / "training_method" / r["path"].split("/")[-1]
         assert json.loads((run / "status.json").read_text())["state"] == "done"
-        final = json.loads((run / "eval.json").read_text())["final"]
-        assert final["test_id"]["n"] == 4 and final["test_ood"]["n"] == 4
+        ev = json.loads((run / "eval.json").read_text())
+        assert ev["final"]["test_id"]["n"] == 4 and ev["final"]["test_ood"]["n"] == 4
+        assert ev["final"]["mathvista"]["n"] == 4 and ev["warmup"]["mathvista"]["n"] == 4
