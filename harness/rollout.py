@@ -93,3 +93,6 @@ def greedy(model, adapter: Adapter, prompts: list[Prompt], max_new_tokens: int, 
     """One greedy response per prompt."""
     out = hf_sample(model, adapter, prompts, 1, 0.0, max_new_tokens, batch_sequences, desc=desc)
     return [r[0] for r in out]
+
+
+from harness import vllm_backend  # noqa: E402,F401  registers "vllm"; vLLM itself is imported only when used

@@ -1,0 +1,72 @@
+"""The `vllm` rollout backend (GPU; `pip install 'mstar-harness[vllm]'`, imported only when used).
+
+Same contract as `hf`: K responses per prompt. vLLM cannot take the trainer's in-memory weights, so
+the current policy is saved to a temporary folder and loaded by a fresh engine for each call (the
+iteration's checkpoint); the engine is torn down and GPU memory released before training resumes.
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import tempfile
+
+from harness.adapters import Adapter, Prompt, image_of
+from harness.rollout import BACKENDS
+
+# GPU memory share the engine may take: the policy being trained stays resident on the same GPU.
+GPU_MEMORY_UTILIZATION = 0.5
+
+
+def import_vllm():
+    try:
+        import vllm
+    except ImportError:
+        raise ImportError("rollout.backend=vllm needs vLLM on a CUDA machine: pip install 'mstar-harness[vllm]'") from None
+    return vllm
+
+
+def requests(adapter: Adapter, prompts: list[Prompt]) -> list[dict]:
+    """vLLM multimodal prompts: the family's rendered chat prompt (with its image placeholder) plus the image."""
+    return [{"prompt": adapter.render(p) + p.prefix, "multi_modal_data": {"image": image_of(p)}} for p in prompts]
+
+
+def sampling_params(vllm, k: int, temperature: float, max_new_tokens: int, seed: int, stop_id: int):
+    """The config's sampling as vLLM SamplingParams (temperature 0 = greedy, one response)."""
+    return vllm.SamplingParams(n=k, temperature=temperature, max_tokens=max_new_tokens, seed=seed,
+                               stop_token_ids=[stop_id], skip_special_tokens=True)
+
+
+@BACKENDS.register("vllm")
+def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float, max_new_tokens: int,
+                batch_sequences: int = 512, seed: int = 0, desc: str = "sampling") -> list[list[str]]:
+    """K responses per prompt from a vLLM engine loaded with the current weights."""
+    vllm = import_vllm()
+    with tempfile.TemporaryDirectory(prefix="harness-vllm-") as folder:
+        # a LoRA policy is saved merged: vLLM loads plain checkpoints (the trainer keeps its adapters)
+        (copy.deepcopy(model).merge_and_unload() if hasattr(model, "peft_config") else model).save_pretrained(folder)
+        adapter.processor.save_pretrained(folder)
+        llm = vllm.LLM(model=folder, seed=seed, gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
+                       max_num_seqs=batch_sequences, limit_mm_per_prompt={"image": 1})
+        try:
+            outputs = llm.generate(requests(adapter, prompts),
+                                   sampling_params(vllm, k, temperature, max_new_tokens, seed, adapter.eos_token_id),
+                                   use_tqdm=True)
+        finally:
+            release(llm)
+    return [[o.text.strip() for o in out.outputs] for out in outputs]
+
+
+def release(llm) -> None:
+    """Free the engine's GPU memory so the Improve step can use it."""
+    import torch
+
+    del llm
+    gc.collect()
+    try:
+        from vllm.distributed.parallel_state import destroy_model_parallel
+
+        destroy_model_parallel()
+    except ImportError:  # older or newer layouts: the engine's own teardown is enough
+        pass
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
