@@ -69,6 +69,12 @@ class Stage:
     build: Callable[[Path], dict] | None = None
 
     @property
+    def key(self) -> str:
+        """What a later stage's key records of this one: the cached folder's name (hash included), so keys do
+        not depend on where results_dir is or how it is spelled; an external path as resolved."""
+        return self.path.name if self.build else str(self.path)
+
+    @property
     def done(self) -> bool:
         return self.build is None or is_done(self.path)
 
@@ -93,19 +99,19 @@ def stages(cfg: RunConfig) -> list[Stage]:
         base = Stage("base", Path(cfg.model.path).resolve(), {"path": cfg.model.path})
     else:
         m = cfg.model
-        payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.path.name, "version": STAGE_VERSION,
+        payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.key, "version": STAGE_VERSION,
                    "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]}
         base = Stage("base", stage_path(cache, "base", payload), payload,
                      lambda tmp: _build_base(cfg, data.path, tmp))
     m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how
-    payload = {"warmup": to_dict(cfg.warmup), "base": str(base.path), "data": str(data.path), "version": STAGE_VERSION,
+    payload = {"warmup": to_dict(cfg.warmup), "base": base.key, "data": data.key, "version": STAGE_VERSION,
                "max_new_tokens": m.max_new_tokens, "dtype": m.dtype, "freeze_vision": m.freeze_vision,
                "lora": [m.lora_rank, m.lora_alpha]}
     warmup = Stage("warmup", stage_path(cache, "warmup", payload), payload,
                    lambda tmp: _build_warmup(cfg, data.path, base.path, tmp))
     if cfg.reward_model.kind != "prm":
         return [data, base, warmup]
-    payload = {"prm": to_dict(cfg.prm), "warmup": str(warmup.path), "data": str(data.path), "version": STAGE_VERSION,
+    payload = {"prm": to_dict(cfg.prm), "warmup": warmup.key, "data": data.key, "version": STAGE_VERSION,
                "rollout_backend": cfg.rollout.backend}
     prm = Stage("prm", stage_path(cache, "prm", payload), payload,
                 lambda tmp: _build_prm(cfg, data.path, warmup.path, tmp))

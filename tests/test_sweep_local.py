@@ -80,3 +80,14 @@ def test_manifest_keeps_runs_of_earlier_invocations(tmp_path, tiny_results):
     sweep(grid, cli + ["name=mini-a", "seeds=[1]"])
     listed = yaml.safe_load((tiny_results / "mini-a" / "sweep.yaml").read_text())["runs"]
     assert {r["seed"] for r in listed} == {0, 1}
+
+
+def test_stage_keys_do_not_depend_on_how_results_dir_is_spelled(tmp_path, monkeypatch):
+    from harness.config import load_config
+    from harness.pipeline import stages
+
+    monkeypatch.chdir(tmp_path)
+    relative = [s.path.name for s in stages(load_config(None, ["results_dir=results", "reward_model.kind=prm"]))]
+    absolute = [s.path.name for s in stages(load_config(None, [f"results_dir={tmp_path / 'results'}",
+                                                                "reward_model.kind=prm"]))]
+    assert relative == absolute and len(relative) == 4
