@@ -36,8 +36,8 @@ def rows(folder: Path) -> list[dict]:
     for run in yaml.safe_load(manifest.read_text())["runs"]:
         rd = RunDir(Path(run["path"]))
         status = rd.status()
-        metrics = rd.metrics()
-        last = metrics[-1] if metrics else {}
+        summaries = [r for r in rd.metrics() if "metric" not in r]  # not the per-temperature dynamics rows
+        last = summaries[-1] if summaries else {}
         out.append({"label": run["label"], "seed": run["seed"], "state": run_state(status),
                     "iteration": f"{status.get('iteration', last.get('iteration', 0))}/{status.get('iterations', '?')}",
                     "val": last.get("val_greedy_accuracy"), "error": status.get("error"),
