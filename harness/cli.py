@@ -22,7 +22,7 @@ def _cmd_run(args) -> int:
 def _cmd_sweep(args) -> int:
     from harness.sweep import sweep
 
-    unfinished = sweep(args.grid, args.overrides, dry_run=args.dry_run, wait=args.wait)
+    unfinished = sweep(args.grid, args.overrides, dry_run=args.dry_run, wait=args.wait, match=args.match)
     return 1 if unfinished else 0
 
 
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "for the grid (seeds=[0,1,2], name=...)")
     s.add_argument("--dry-run", action="store_true", help="print the expanded runs and the stage plan; start nothing")
     s.add_argument("--wait", action="store_true", help="with executor=slurm: block until the jobs end, with progress")
+    s.add_argument("--match", metavar="REGEX", help="only the runs whose label matches, e.g. --match 'medium'")
     s.set_defaults(func=_cmd_sweep)
     st = sub.add_parser("status", help="one line per run of a sweep: state, iteration, last metric, log")
     st.add_argument("folder", type=Path, help="results/<sweep>")

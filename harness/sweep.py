@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,9 +54,14 @@ def plan_stages(runs: list[RunSpec]) -> list[PlannedStage]:
     return sorted(planned.values(), key=lambda p: order[p.stage.name])
 
 
-def load_sweep(grid_file: str | Path, cli: list[str]) -> Sweep:
-    """Expand and validate everything; raises ConfigError listing every problem."""
+def load_sweep(grid_file: str | Path, cli: list[str], match: str | None = None) -> Sweep:
+    """Expand and validate everything (then keep the runs whose label matches the regular expression
+    `match`, if given); raises ConfigError listing every problem."""
     name, runs = expand(grid_file, parse_overrides(cli))
+    if match is not None:
+        runs = [r for r in runs if re.search(match, r.label)]
+        if not runs:
+            raise ConfigError([f"{grid_file}: --match {match!r} selects no run"])
     executors = {r.config.executor for r in runs}
     if len(executors) > 1:
         raise ConfigError([f"{grid_file}: executor: runs disagree ({sorted(executors)}); set it once for the sweep"])
@@ -89,11 +95,12 @@ def describe_plan(sw: Sweep) -> str:
     return "\n".join(lines)
 
 
-def sweep(grid_file: str | Path, cli: list[str], dry_run: bool = False, wait: bool = False) -> int:
+def sweep(grid_file: str | Path, cli: list[str], dry_run: bool = False, wait: bool = False,
+          match: str | None = None) -> int:
     """Run (or resume) a sweep; returns the number of runs that are not done (0 = all done or submitted)."""
     from runners import RUNNERS
 
-    sw = load_sweep(grid_file, cli)
+    sw = load_sweep(grid_file, cli, match)
     if dry_run:
         print(describe_plan(sw))
         return 0

@@ -118,3 +118,13 @@ def test_recipe_blocks_start_from_named_overrides_and_unknown_recipes_are_report
     bad.write_text("name: b\nruns:\n  - label: x\n    recipe: mstr\n")
     with pytest.raises(ConfigError, match=r"runs\[0\]\.recipe: unknown recipe 'mstr'; did you mean 'mstar'"):
         expand(bad)
+
+
+def test_sweep_match_keeps_matching_runs_and_their_stages_only():
+    from harness.sweep import load_sweep
+
+    sw = load_sweep("ablations/mstar.yaml", [], match=r"\[medium\]")
+    assert len(sw.runs) == 6 and all("[medium]" in r.label for r in sw.runs)
+    assert sum(p.stage.name == "base" for p in sw.stages) == 1
+    with pytest.raises(ConfigError, match="selects no run"):
+        load_sweep("ablations/mstar.yaml", [], match="nothing-like-this")
