@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import checkpoint
+from harness import checkpoint, distributed
 from harness.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import RunConfig
@@ -123,9 +123,10 @@ def select(responses, rewards, scores, queries: list[Record], cfg: RunConfig, se
             ok = reasoning_correct(resp, rec)
             if ok is not None:
                 judged, fp = judged + 1, fp + (not ok)
-    flat = [x or 0.0 for rews in rewards for x in rews]
+    labeled = [rews for rews, rec in zip(rewards, queries) if rec.answer is not None]  # pseudo rewards aside
+    flat = [x or 0.0 for rews in labeled for x in rews]
     with_correct = [(k, c) for k, c in kept_per_query if c]
-    stats = {"reward_mean": _mean(flat), "pass_at_k": _mean([float(any(x == 1.0 for x in r)) for r in rewards]),
+    stats = {"reward_mean": _mean(flat), "pass_at_k": _mean([float(any(x == 1.0 for x in r)) for r in labeled]),
              "selected": len(examples), "selected_false_positive_rate": fp / judged if judged else None,
              # the paper's diagnosis of the threshold operator: it keeps all or none of a query's responses
              "all_or_none_share": _mean([float(k in (0, c)) for k, c in with_correct])}
@@ -193,13 +194,18 @@ def carry_over(method: Method, model, adapter, opt, sched, cfg: RunConfig, pi0: 
 
 
 def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: RunDir, log: logging.Logger) -> Path:
-    """Run (or resume) every iteration of the plan; returns the folder of the final checkpoint."""
+    """Run (or resume) every iteration of the plan; returns the folder of the final checkpoint.
+
+    Under torchrun every rank runs this loop: rank 0 (`main`) alone samples, monitors and writes; all ranks
+    train on their shards of the examples it selects (harness.distributed) and end each step with equal weights.
+    Sampling on rank 0 only is the simple, correct design; sharding the rollouts across ranks is the next speed-up."""
+    main = distributed.is_main()
     method: Method = METHODS.get(cfg.method.kind)
     labeled, val = splits["labeled"], splits["val"]
     plan = Plan.make(len(labeled), cfg.method.interval, cfg.method.passes, cfg.seed)
     unlabeled = splits["unlabeled"] if cfg.unlabeled.mode != "none" else []
     mixin = mixin_slices(len(unlabeled), plan.iterations, cfg.unlabeled.mixin, derive_seed(cfg.seed, "unlabeled"))
-    rm = load_reward_model(cfg.reward_model.kind, inputs.prm, cfg.model)
+    rm = load_reward_model(cfg.reward_model.kind, inputs.prm, cfg.model) if main else None
     pi0 = inputs.warmup / "model"
     ckpt = checkpoint.latest(rd.path)
     model, adapter = load_model(ckpt / "model" if ckpt else pi0, cfg.model)
@@ -209,30 +215,37 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
         state = checkpoint.load_state(ckpt)
         start, seen, temperature = state["iteration"], state["queries_seen"], state.get("temperature", temperature)
         checkpoint.load_trainer(ckpt, opt, sched)
-        rd.truncate_metrics(start)
+        if main:
+            rd.truncate_metrics(start)
         log.info("resuming after iteration %d/%d", start, plan.iterations)
-    vs = val_samples(model, adapter, cfg, val, start)
-    if start == 0:
+    vs = val_samples(model, adapter, cfg, val, start) if main else None
+    if start == 0 and main:
         rd.add_metrics(dynamics(vs, rm, cfg, 0, 0))  # pi_0, before self-evolution
     for t in range(start, plan.iterations):
         t0 = time.time()
         model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
-        if vs is not None and vs.model is not model:  # ReST-EM restarted from pi_0
-            vs = val_samples(model, adapter, cfg, val, 0)
-        temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)
-        queries = [labeled[i] for i in plan.queries(t)] + [unlabeled[i] for i in mixin[t]]
-        if method.samples:
-            responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"))
-            scores = reward_model_scores(rm, cfg, queries, responses)
-            golds = [gold_answer(rec, resps, sc, cfg.unlabeled.mode) for rec, resps, sc in zip(queries, responses, scores)]
-            examples, sel = select(responses, reward(responses, queries, golds), scores, queries, cfg,
-                                   derive_seed(cfg.seed, t, "select"))
-            sel.update(pseudo_label_stats(queries, golds))
-        else:
-            examples, sel = given_answers(queries), {}
+        examples = None
+        if main:
+            if vs is not None and vs.model is not model:  # ReST-EM restarted from pi_0
+                vs = val_samples(model, adapter, cfg, val, 0)
+            temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)
+            queries = [labeled[i] for i in plan.queries(t)] + [unlabeled[i] for i in mixin[t]]
+            if method.samples:
+                responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"))
+                scores = reward_model_scores(rm, cfg, queries, responses)
+                golds = [gold_answer(rec, resps, sc, cfg.unlabeled.mode)
+                         for rec, resps, sc in zip(queries, responses, scores)]
+                examples, sel = select(responses, reward(responses, queries, golds), scores, queries, cfg,
+                                       derive_seed(cfg.seed, t, "select"))
+                sel.update(pseudo_label_stats(queries, golds))
+            else:
+                examples, sel = given_answers(queries), {}
+        examples, temperature = distributed.broadcast((examples, temperature))  # rank 0's, on every rank
         fit = train_epoch(model, adapter, opt, sched, examples, cfg.method.optim, derive_seed(cfg.seed, t, "sft"),
                           desc=f"improve {t + 1}/{plan.iterations}")
         seen += len(plan.queries(t))
+        if not main:
+            continue
         vs = val_samples(model, adapter, cfg, val, t + 1)
         row = {"iteration": t + 1, "queries_seen": seen, "train_loss": fit["loss"], "sft_steps": fit["steps"],
                "lr": sched.get_last_lr()[0], "temperature": temperature, **probe, **sel,
@@ -242,7 +255,7 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
                         {"iteration": t + 1, "queries_seen": seen, "temperature": temperature})
         rd.set_status("running", iteration=t + 1, iterations=plan.iterations)
         log.info(_summary(row, plan.iterations))
-    return checkpoint.latest(rd.path) / "model"
+    return checkpoint.latest(rd.path) / "model" if main else None
 
 
 def _summary(row: dict, iterations: int) -> str:
@@ -256,17 +269,31 @@ def _summary(row: dict, iterations: int) -> str:
 
 
 def run(cfg: RunConfig, label: str | None = None) -> Path:
-    """Run (or resume, or skip if finished) one configured run; returns its folder."""
-    label = label or f"{cfg.method.kind} seed {cfg.seed}"
-    rd = RunDir(run_path(cfg, label))
-    if rd.status()["state"] == "done":
-        console.info("%s: already done (%s)", label, rd.path)
+    """Run (or resume, or skip if finished) one configured run; returns its folder. Under torchrun, every rank
+    calls this: rank 0 does what a single process does, the others only train with it (see `evolve`)."""
+    with distributed.process_group():
+        label = label or f"{cfg.method.kind} seed {cfg.seed}"
+        rd = RunDir(run_path(cfg, label))
+        if rd.status()["state"] == "done":
+            console.info("%s: already done (%s)", label, rd.path)
+            return rd.path
+        if distributed.is_main():
+            return _run_main(cfg, label, rd)
+        distributed.barrier()  # rank 0 builds the shared stages
+        inputs = prepare(cfg)
+        evolve(cfg, inputs, load_splits(inputs.data), rd, console)
         return rd.path
+
+
+def _run_main(cfg: RunConfig, label: str, rd: RunDir) -> Path:
+    """The run of a single process, or of rank 0: it alone writes the run folder."""
     rd.init(cfg, label)
     log = rd.logger()
     rd.set_status("running", pid=os.getpid(), host=socket.gethostname(), error=None, traceback=None)
     try:
-        inputs = prepare(cfg)
+        with distributed.alone():  # the stages are built single-process while any other ranks wait
+            inputs = prepare(cfg)
+        distributed.barrier()
         atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
         splits = load_splits(inputs.data)  # read once: the loaders verify every image
         final = evolve(cfg, inputs, splits, rd, log)

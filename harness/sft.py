@@ -74,17 +74,16 @@ def train_epoch(model, adapter: Adapter, optimizer, scheduler, examples: list[Ex
     losses = []
     for idx in tqdm(batches, desc=desc, unit="step", leave=False, mininterval=2, disable=not distributed.is_main()):
         batch = [examples[i] for i in distributed.shard(idx)]  # under torchrun, this rank's part of the batch
-        loss, tokens = None, 0
+        loss = inputs = None
         if batch:  # a rank's part is empty when a batch has fewer examples than there are ranks
             inputs = on_device(adapter.encode_train([e.prompt for e in batch], [e.response for e in batch]), model)
             if "position_ids" not in inputs and (pos := adapter.position_ids(model, inputs)) is not None:
                 inputs["position_ids"] = pos
             loss = model(**inputs, use_cache=False).loss
-            tokens = int((inputs["labels"][:, 1:] != -100).sum())  # what the causal-LM loss averages over
         optimizer.zero_grad(set_to_none=True)
         if loss is not None:
             loss.backward()
-        loss = distributed.sync_gradients(model.parameters(), loss, tokens)  # the whole batch's gradient and loss
+        loss = distributed.sync_gradients(model.parameters(), loss, inputs)  # the whole batch's gradient and loss
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         scheduler.step()

@@ -3,7 +3,8 @@
 Each group of runs that shares its last stage gets one stage job (data -> base -> warm-up [-> prm], skipped when
 already built); its runs go in as one job array that depends on it (afterok). A run job is
 Checkpointable: on timeout or preemption submitit requeues it and it resumes from its last finished
-iteration. The cluster is named explicitly: submitit's AutoExecutor would pick SLURM by itself
+iteration. A run on more than one GPU (slurm.gpus_per_node > 1 or slurm.nodes > 1) is a TorchrunJob
+instead (runners.distributed): torchrun on each node, one rank per GPU. The cluster is named explicitly: submitit's AutoExecutor would pick SLURM by itself
 whenever `srun` is on PATH.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from harness.configio import from_dict, to_dict
 from harness.io import atomic_write_json
 from harness.rundir import RunDir
 from runners import RUNNERS
+from runners.distributed import TorchrunJob, is_multi_gpu, launch_parameters
 
 log = logging.getLogger("harness")
 ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING")
@@ -93,14 +95,19 @@ def run_slurm(sw, wait: bool = False) -> int:
     jobs = {}
     for last_stage, specs in groups.items():
         cfg = specs[0].config
-        dependency = None
+        multi_gpu, dependency = is_multi_gpu(cfg.slurm), None
         if not (last_stage / "DONE.json").is_file():
-            stage_job = executor(folder, cfg.slurm, f"{sw.name}-stages").submit(StageJob(to_dict(cfg)))
+            stage_ex = executor(folder, cfg.slurm, f"{sw.name}-stages")
+            if multi_gpu:  # one process builds the stages: one node, one GPU
+                stage_ex.update_parameters(nodes=1, gpus_per_node=1)
+            stage_job = stage_ex.submit(StageJob(to_dict(cfg)))
             dependency = f"afterok:{stage_job.job_id}"
             log.info("stage job %s builds %s", stage_job.job_id, last_stage.name)
         ex = executor(folder, cfg.slurm, sw.name, dependency)
+        if multi_gpu:
+            ex.update_parameters(**launch_parameters(cfg.slurm))
         with ex.batch():
-            submitted = [ex.submit(RunJob(to_dict(s.config), s.label)) for s in specs]
+            submitted = [ex.submit(_job(s, multi_gpu)) for s in specs]
         for spec, job in zip(specs, submitted):
             rd = RunDir(spec.path)
             rd.init(spec.config, spec.label)
@@ -109,6 +116,13 @@ def run_slurm(sw, wait: bool = False) -> int:
     atomic_write_json(sw.folder / "slurm_jobs.json", jobs)
     log.info("submitted %d run jobs to SLURM (%s); follow with: harness status %s", len(jobs), folder, sw.folder)
     return _wait(sw, jobs) if wait else 0
+
+
+def _job(spec, multi_gpu: bool):
+    """A run's job: a plain RunJob, or torchrun over all the job's GPUs (one rank per GPU)."""
+    if multi_gpu:
+        return TorchrunJob(to_dict(spec.config), spec.label, str(spec.path))
+    return RunJob(to_dict(spec.config), spec.label)
 
 
 def _last_stage_path(cfg: RunConfig) -> Path:
