@@ -8,14 +8,14 @@ ranks rendezvousing (c10d) on the first node of the allocation under the SLURM j
 `harness run <config> --label <label>`, which resumes from the run's last checkpoint, so a requeued job
 (Checkpointable, like RunJob) simply starts torchrun again.
 
-The trainer inside must be rank-aware (process group from torchrun's environment, a DDP-wrapped model,
-sharded rollouts and SFT batches, rank 0 writing checkpoints and metrics); until it is, keep
-gpus_per_node <= 1 and nodes = 1, where runs are plain RunJobs.
+`harness run` is rank-aware (harness.distributed): rank 0 builds the stages, samples, evaluates and writes the
+run folder; every rank trains on its shard of each batch, gradients averaged across ranks.
 """
 from __future__ import annotations
 
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import submitit
@@ -25,6 +25,12 @@ from harness.config import SlurmConfig
 from harness.io import atomic_write_text
 
 RDZV_PORT = 29500
+
+
+def rdzv_port(job_id: str) -> int:
+    """The rendezvous port of a job, from its id: jobs of an array that share a node must not share a port.
+    Every node of the job computes the same one; it stays below the kernel's ephemeral range (32768+)."""
+    return RDZV_PORT + zlib.crc32(job_id.encode()) % 2000
 
 
 def is_multi_gpu(s: SlurmConfig) -> bool:
@@ -59,6 +65,7 @@ class TorchrunJob(submitit.helpers.Checkpointable):
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, yaml.safe_dump(self.config, sort_keys=False))
         gpus = self.config.get("slurm", {}).get("gpus_per_node", 1)
-        cmd = torchrun_command(path, self.label, env.num_nodes, gpus, env.hostnames[0], str(env.job_id))
+        job_id = str(env.job_id)
+        cmd = torchrun_command(path, self.label, env.num_nodes, gpus, env.hostnames[0], job_id, rdzv_port(job_id))
         subprocess.run(cmd, check=True)
         return self.run_dir

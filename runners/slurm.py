@@ -4,8 +4,8 @@ Each group of runs that shares its last stage gets one stage job (data -> base -
 already built); its runs go in as one job array that depends on it (afterok). A run job is
 Checkpointable: on timeout or preemption submitit requeues it and it resumes from its last finished
 iteration. A run on more than one GPU (slurm.gpus_per_node > 1 or slurm.nodes > 1) is a TorchrunJob
-instead (runners.distributed): torchrun on each node, one rank per GPU. The cluster is named explicitly: submitit's AutoExecutor would pick SLURM by itself
-whenever `srun` is on PATH.
+instead (runners.distributed): torchrun on each node, one rank per GPU. The cluster is named explicitly:
+submitit's AutoExecutor would pick SLURM by itself whenever `srun` is on PATH.
 """
 from __future__ import annotations
 

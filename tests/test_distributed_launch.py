@@ -1,6 +1,7 @@
 """Multi-GPU SLURM launch: the sbatch parameters and the per-node torchrun command (nothing is run)."""
 from __future__ import annotations
 
+import contextlib
 import pickle
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import submitit
 from submitit.slurm import slurm
 
 from harness.config import load_config, to_dict
-from runners.distributed import TorchrunJob, is_multi_gpu, launch_parameters, torchrun_command
+from runners.distributed import TorchrunJob, is_multi_gpu, launch_parameters, rdzv_port, torchrun_command
 from runners.slurm import executor
 
 
@@ -64,4 +65,50 @@ def test_torchrun_job_writes_the_config_and_launches_on_each_node(tmp_path, monk
     (cmd,) = calls
     written = tmp_path / "run" / "launch" / "config-node1.yaml"
     assert load_config(written) == cfg  # the resolved config round-trips
-    assert "--rdzv-endpoint=gpu-01:29500" in cmd and "--nproc-per-node=4" in cmd and str(written) in cmd
+    assert f"--rdzv-endpoint=gpu-01:{rdzv_port('77')}" in cmd and "--nproc-per-node=4" in cmd and str(written) in cmd
+    # array jobs sharing a node rendezvous on different ports
+    assert len({rdzv_port(f"100_{i}") for i in range(8)}) == 8 and 29500 <= rdzv_port("100_0") < 31500
+
+
+class FakeExecutor:
+    """Records what run_slurm asks of submitit (no cluster needed)."""
+
+    def __init__(self, name: str, s, submitted: list):
+        self.name, self.submitted = name, submitted
+        self.parameters = {"nodes": s.nodes, "gpus_per_node": s.gpus_per_node}
+
+    def update_parameters(self, **kw):
+        self.parameters.update(kw)
+
+    def batch(self):
+        return contextlib.nullcontext()
+
+    def submit(self, job):
+        self.submitted.append((self.name, dict(self.parameters), job))
+        return SimpleNamespace(job_id=str(len(self.submitted)))
+
+
+def test_slurm_runner_submits_multi_gpu_runs_as_torchrun_jobs(tmp_path, monkeypatch):
+    from harness.grid import RunSpec
+    from harness.rundir import run_path
+    from runners import slurm as slurm_runner
+
+    submitted = []
+    monkeypatch.setattr(slurm_runner, "executor",
+                        lambda folder, s, name, dependency=None: FakeExecutor(name, s, submitted))
+
+    def submit(*overrides):
+        submitted.clear()
+        cfg = load_config(None, [f"results_dir={tmp_path}", "executor=slurm", *overrides])
+        spec = RunSpec("r", 0, 0, {}, cfg, run_path(cfg, "r"))
+        slurm_runner.run_slurm(SimpleNamespace(name="sw", folder=tmp_path / "sw", runs=[spec]))
+        return {name: (params, job) for name, params, job in submitted}, spec
+
+    jobs, _ = submit("slurm.gpus_per_node=1")
+    assert isinstance(jobs["sw"][1], slurm_runner.RunJob)
+    jobs, spec = submit("slurm.nodes=2", "slurm.gpus_per_node=4", "seed=1")
+    (stage_params, _), (params, job) = jobs["sw-stages"], jobs["sw"]
+    assert (stage_params["nodes"], stage_params["gpus_per_node"]) == (1, 1)  # the stages: one process
+    assert params["nodes"] == 2 and params["gpus_per_node"] == 4 and params["tasks_per_node"] == 1
+    assert isinstance(job, TorchrunJob) and job.label == "r" and job.run_dir == str(spec.path)
+    assert job.config["slurm"]["gpus_per_node"] == 4 and job.config["seed"] == 1
