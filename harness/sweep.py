@@ -71,10 +71,12 @@ def load_sweep(grid_file: str | Path, cli: list[str], match: str | None = None) 
 def write_manifest(sw: Sweep) -> None:
     """sweep.yaml: what was expanded, before anything runs (harness status and report read it).
 
-    Runs listed by earlier invocations into the same folder stay listed (a later `seeds=[1,2]` adds
-    rows instead of hiding the seed-0 runs); a run expanded again replaces its old entry."""
+    Runs of earlier invocations into the same folder stay listed if they started (a later `seeds=[1,2]`
+    adds rows instead of hiding the seed-0 runs); a run expanded again replaces its old entry, and one
+    that never started and is not expanded now (an abandoned plan) is dropped."""
     path = sw.folder / "sweep.yaml"
     old = yaml.safe_load(path.read_text())["runs"] if path.is_file() else []
+    old = [r for r in old if Path(r["path"]).is_dir()]
     new = [r.manifest() for r in sw.runs]
     paths = {r["path"] for r in new}
     doc = {"name": sw.name, "grid": str(sw.grid_file), "overrides": sw.cli, "executor": sw.executor,
