@@ -84,9 +84,10 @@ def fig2a(res: Results) -> Figure | None:
     greedy = _greedy_pi0(res)
     if greedy is not None:
         ax.axhline(greedy, color="gray", ls=":", label=r"greedy decoding ($\pi_0$)")
-    ns = sorted(d.n.unique())
+    ns = [n for n in sorted(d.n.unique()) if n & (n - 1) == 0]  # powers of 2: every N crowds a log axis
     ax.set_xscale("log", base=2)
     ax.set_xticks(ns, [str(int(n)) for n in ns])
+    ax.minorticks_off()
     ax.set(xlabel="N (sampled responses per question)", ylabel="val accuracy (%)",
            title="(a) PRM as a verifier")
     _legend_right(fig, axes)
