@@ -26,6 +26,12 @@ def _cmd_sweep(args) -> int:
     return 1 if unfinished else 0
 
 
+def _cmd_tune(args) -> int:
+    from harness.tune.launch import tune
+
+    return tune(args.spec, args.overrides, workers=args.workers)
+
+
 def _cmd_status(args) -> int:
     from harness.status import format_rows, rows
 
@@ -64,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", action="store_true", help="with executor=slurm: block until the jobs end, with progress")
     s.add_argument("--match", metavar="REGEX", help="only the runs whose label matches, e.g. --match 'medium'")
     s.set_defaults(func=_cmd_sweep)
+    t = sub.add_parser("tune", help="optuna search over config keys (resumable: run again to continue; parallel workers)")
+    t.add_argument("spec", help="tuning spec YAML, e.g. ablations/prm_threshold.yaml")
+    t.add_argument("overrides", nargs="*", help="key=value for the spec (trials=, sampler.kind=, storage=, name=) or "
+                                                "for every trial (model.path=..., executor=slurm)")
+    t.add_argument("--workers", type=int, default=1, help="worker processes here, or worker jobs with executor=slurm")
+    t.set_defaults(func=_cmd_tune)
     st = sub.add_parser("status", help="one line per run of a sweep: state, iteration, last metric, log")
     st.add_argument("folder", type=Path, help="results/<sweep>")
     st.set_defaults(func=_cmd_status)

@@ -45,16 +45,31 @@ def candidates(records: list[Record], responses: list[list[str]], max_per_query:
 def balance(cands: list[Candidate], n: int, rng: random.Random) -> list[Candidate]:
     """n candidates (fewer if a cell runs short), 1:1 correct:wrong and 1:1 multi-choice:free-form.
 
-    Equal draws from the four (correct, question type) cells give both ratios at once.
+    Equal draws from the four (correct, question type) cells give both ratios at once. When a cell is
+    empty (e.g. no free-form question solved), only correct:wrong is balanced, with a warning; with no
+    correct or no wrong response at all there is nothing to learn from, which is an error.
     """
     cells: dict[tuple[bool, bool], list[Candidate]] = {(c, m): [] for c in (True, False) for m in (True, False)}
     for cand in cands:
         cells[(cand.correct, cand.record.question_type == "multi_choice")].append(cand)
+    sizes = {f"{'correct' if c else 'wrong'}/{'multi-choice' if m else 'free-form'}": len(v)
+             for (c, m), v in cells.items()}
     per_cell = min([n // 4] + [len(v) for v in cells.values()])
-    if per_cell < n // 4:
-        log.warning("PRM data: only %d responses per (correct, question type) cell, asked for %d; sizes %s",
-                    per_cell, n // 4, {k: len(v) for k, v in cells.items()})
-    out = [c for cell in cells.values() for c in rng.sample(cell, per_cell)]
+    if per_cell:
+        if per_cell < n // 4:
+            log.warning("PRM data: %d responses per (correctness, question type) cell, asked for %d; %s",
+                        per_cell, n // 4, sizes)
+        out = [c for cell in cells.values() for c in rng.sample(cell, per_cell)]
+    else:
+        right = [c for c in cands if c.correct]
+        wrong = [c for c in cands if not c.correct]
+        per_side = min(n // 2, len(right), len(wrong))
+        if not per_side:
+            raise ValueError(f"PRM data: pi_hat_0's responses are all correct or all wrong ({sizes}); "
+                             "sample more questions (prm.questions, prm.samples_per_query)")
+        log.warning("PRM data: a (correctness, question type) cell is empty (%s); balancing only correct:wrong, "
+                    "%d each", sizes, per_side)
+        out = rng.sample(right, per_side) + rng.sample(wrong, per_side)
     rng.shuffle(out)
     return out
 

@@ -58,6 +58,11 @@ def test_balance_gives_one_to_one_ratios():
     assert sum(c.correct for c in out) == 18
     assert sum(c.record.question_type == "multi_choice" for c in out) == 18
     assert len(balance(cands, 16, rng)) == 16
+    no_free_form_right = [c for c in cands if c.correct is False or c.record.question_type == "multi_choice"]
+    out = balance(no_free_form_right, 40, rng)
+    assert len(out) == 40 and sum(c.correct for c in out) == 20  # falls back to correct:wrong only
+    with pytest.raises(ValueError, match="all correct or all wrong"):
+        balance([c for c in cands if c.correct], 40, rng)
 
 
 def test_oracle_scores_steps_exactly_and_aggregates_by_min():
