@@ -143,6 +143,17 @@ def pseudo_label_stats(queries: list[Record], golds: list[str | None]) -> dict:
     return {"unlabeled_queries": len(pairs), "pseudo_label_accuracy": _mean(map(float, right))}
 
 
+def generate_reward_select(model, adapter, cfg: RunConfig, rm, queries: list[Record], temperature: float,
+                           t: int) -> tuple[list[Example], dict]:
+    """One iteration's training examples from the policy's own samples, with selection statistics."""
+    responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"))
+    scores = reward_model_scores(rm, cfg, queries, responses)
+    golds = [gold_answer(rec, resps, sc, cfg.unlabeled.mode) for rec, resps, sc in zip(queries, responses, scores)]
+    examples, sel = select(responses, reward(responses, queries, golds), scores, queries, cfg,
+                           derive_seed(cfg.seed, t, "select"))
+    return examples, {**sel, **pseudo_label_stats(queries, golds)}
+
+
 def given_answers(queries: list[Record]) -> list[Example]:
     """The labeled conversations as given (the paper's SFT baseline): plain question -> short answer."""
     return [Example(Prompt(rec.question, rec.image, cot=False), short_answer(rec.answer, rec.choices)) for rec in queries]
@@ -231,13 +242,7 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
             temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)
             queries = [labeled[i] for i in plan.queries(t)] + [unlabeled[i] for i in mixin[t]]
             if method.samples:
-                responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"))
-                scores = reward_model_scores(rm, cfg, queries, responses)
-                golds = [gold_answer(rec, resps, sc, cfg.unlabeled.mode)
-                         for rec, resps, sc in zip(queries, responses, scores)]
-                examples, sel = select(responses, reward(responses, queries, golds), scores, queries, cfg,
-                                       derive_seed(cfg.seed, t, "select"))
-                sel.update(pseudo_label_stats(queries, golds))
+                examples, sel = generate_reward_select(model, adapter, cfg, rm, queries, temperature, t)
             else:
                 examples, sel = given_answers(queries), {}
         examples, temperature = distributed.broadcast((examples, temperature))  # rank 0's, on every rank

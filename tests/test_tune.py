@@ -13,7 +13,6 @@ from collections import Counter
 
 import optuna
 import pytest
-import yaml
 from optuna.trial import TrialState
 
 from harness.configio import ConfigError, load_yaml
