@@ -46,6 +46,9 @@ class ValSamples:
         self.backend = BACKENDS.get(backend)
         self._samples: dict[float, list[list[str]]] = {}
         self._greedy: list[float] | None = None
+        # per temperature, computed once: the monitor and the adaptive probe ask for the same ones
+        self._correct_at: dict[float, list[list[float]]] = {}
+        self._reward_pass_at: dict[float, float] = {}
 
     def at(self, temperature: float) -> list[list[str]]:
         t = round(temperature, 4)
@@ -67,14 +70,21 @@ class ValSamples:
         return sum(pass_at_k(len(c), int(sum(c)), k) for c in correct) / len(correct)
 
     def reward_pass_at_2(self, temperature: float, rm, aggregate: str) -> float:
-        samples = self.at(temperature)
-        scores = response_scores(rm, aggregate, self.records, samples)
-        correct = self._correct(temperature)
-        return sum(reward_pass_at(c, [sc[r] for r in resps]) for c, sc, resps in zip(correct, scores, samples)) / len(samples)
+        t = round(temperature, 4)
+        if t not in self._reward_pass_at:
+            samples = self.at(t)
+            scores = response_scores(rm, aggregate, self.records, samples)
+            hits = [reward_pass_at(c, [sc[r] for r in resps])
+                    for c, sc, resps in zip(self._correct(t), scores, samples)]
+            self._reward_pass_at[t] = sum(hits) / len(hits)
+        return self._reward_pass_at[t]
 
     def _correct(self, temperature: float) -> list[list[float]]:
-        return [[x or 0.0 for x in exact_match_reward(resps, **rec.reward_fields())]
-                for resps, rec in zip(self.at(temperature), self.records)]
+        t = round(temperature, 4)
+        if t not in self._correct_at:
+            self._correct_at[t] = [[x or 0.0 for x in exact_match_reward(resps, **rec.reward_fields())]
+                                   for resps, rec in zip(self.at(t), self.records)]
+        return self._correct_at[t]
 
 
 METRICS = ("greedy_accuracy", "pass_at_k", "pass_minus_greedy", "reward_pass_at_2")

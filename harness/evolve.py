@@ -100,13 +100,14 @@ def reward(responses: list[list[str]], queries: list[Record], golds: list[str | 
             for resps, rec, g in zip(responses, queries, golds)]
 
 
-def reward_model_scores(rm, cfg: RunConfig, queries: list[Record], responses: list[list[str]]) -> list[dict[str, float] | None]:
+def reward_model_scores(rm, cfg: RunConfig, queries: list[Record], responses: list[list[str]],
+                        rewards: list[list[float | None]]) -> list[dict[str, float] | None]:
     """Reward-model scores of the distinct responses that can matter: all of an unlabeled query's (they
     weight its vote), the correct ones of a labeled query."""
     if rm is None:
         return [None] * len(queries)
-    wanted = [resps if rec.answer is None else dedup_correct(resps, exact_match_reward(resps, **rec.reward_fields()))
-              for rec, resps in zip(queries, responses)]
+    wanted = [resps if rec.answer is None else dedup_correct(resps, rews)
+              for rec, resps, rews in zip(queries, responses, rewards)]
     return response_scores(rm, cfg.reward_model.aggregate, queries, wanted)
 
 
@@ -147,10 +148,12 @@ def generate_reward_select(model, adapter, cfg: RunConfig, rm, queries: list[Rec
                            t: int) -> tuple[list[Example], dict]:
     """One iteration's training examples from the policy's own samples, with selection statistics."""
     responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"))
-    scores = reward_model_scores(rm, cfg, queries, responses)
+    rewards = reward(responses, queries, [rec.answer for rec in queries])  # unlabeled rows wait for their gold
+    scores = reward_model_scores(rm, cfg, queries, responses, rewards)
     golds = [gold_answer(rec, resps, sc, cfg.unlabeled.mode) for rec, resps, sc in zip(queries, responses, scores)]
-    examples, sel = select(responses, reward(responses, queries, golds), scores, queries, cfg,
-                           derive_seed(cfg.seed, t, "select"))
+    rewards = [rews if rec.answer is not None else reward([resps], [rec], [g])[0]
+               for rews, resps, rec, g in zip(rewards, responses, queries, golds)]
+    examples, sel = select(responses, rewards, scores, queries, cfg, derive_seed(cfg.seed, t, "select"))
     return examples, {**sel, **pseudo_label_stats(queries, golds)}
 
 

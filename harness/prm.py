@@ -93,13 +93,15 @@ class ProcessRewardModel:
         return values, [(row != -100).nonzero().squeeze(1) for row in labels]
 
     def token_targets(self, batch: list[StepExample], where: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Each response token's label = its step's label (EOS takes the last step's)."""
-        out = []
-        for e, pos in zip(batch, where):
-            ends = step_ends(self.adapter, e.prompt, e.steps)
-            step_of = torch.searchsorted(torch.tensor(ends), torch.arange(len(pos)), right=True)
-            out.append(torch.tensor(e.labels)[step_of.clamp(max=len(e.steps) - 1)])
-        return out
+        return [self.token_labels(e, len(pos)) for e, pos in zip(batch, where)]
+
+    def token_labels(self, e: StepExample, n: int | None = None) -> torch.Tensor:
+        """Each of the n response tokens' label = its step's label (EOS, the token after the last step, and
+        anything beyond take the last step's); n defaults to the response's tokens plus EOS."""
+        ends = step_ends(self.adapter, e.prompt, e.steps)
+        n = ends[-1] + 1 if n is None else n
+        step_of = torch.searchsorted(torch.tensor(ends), torch.arange(n), right=True)
+        return torch.tensor(e.labels)[step_of.clamp(max=len(e.steps) - 1)]
 
     def loss(self, batch: list[StepExample]) -> torch.Tensor:
         values, where = self.token_values(batch)
@@ -163,15 +165,5 @@ def mse(prm: ProcessRewardModel, examples: list[StepExample], batch_size: int = 
 
 def constant_mse(train: list[StepExample], held_out: list[StepExample], prm: ProcessRewardModel) -> float:
     """MSE of predicting the training tokens' mean label everywhere: the baseline a PRM must beat."""
-    def token_labels(examples):
-        out = []
-        for e in examples:
-            ends = step_ends(prm.adapter, e.prompt, e.steps)
-            widths = [b - a for a, b in zip([0] + ends[:-1], ends)]
-            widths[-1] += 1  # EOS
-            out += [lab for lab, w in zip(e.labels, widths) for _ in range(w)]
-        return out
-
-    train_labels, held = token_labels(train), token_labels(held_out)
-    mean = sum(train_labels) / max(1, len(train_labels))
-    return sum((y - mean) ** 2 for y in held) / max(1, len(held))
+    mean = torch.cat([prm.token_labels(e) for e in train]).mean()
+    return float(((torch.cat([prm.token_labels(e) for e in held_out]) - mean) ** 2).mean())
