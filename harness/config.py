@@ -218,7 +218,8 @@ class EvalConfig:
 class MonitorConfig:
     """Training dynamics on the validation split after each iteration (and for pi_0, as iteration 0)."""
 
-    greedy: bool = spec(True, "greedy accuracy on the whole validation split (cheap)")
+    greedy: bool = spec(True, "greedy accuracy on the whole validation split (cheap); the temperature grid's rows "
+                              "carry their own greedy on its monitored queries, so Pass@K - greedy compares like with like")
     temperatures: list[float] = spec([], "Pass@K, Pass@K - greedy and Reward-Pass@2 at each temperature; the paper's "
                                          "grid: [0.5, 0.7, 1.0, 1.2, 1.5, 1.7, 2.0]; empty = off")
     queries: int = spec(100, "validation queries used by the temperature grid and the adaptive policy (0 = all)", ge=0)
