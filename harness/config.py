@@ -112,7 +112,7 @@ class BaseConfig:
     """Brief pre-training of the embedded tiny VLM (embedded world only)."""
 
     # 3,600 steps (~5 min) left the image unread and every family near chance (CoT val 0.21); 10,000
-    # (~15 min, ~2.7 passes over the corpus) read the image right in ~99% of val responses (CoT val 0.32).
+    # (~17 min, ~2.7 passes over the corpus) read the image right in ~99% of val responses (CoT val 0.32).
     steps: int = spec(10000, "optimizer steps on the base corpus", ge=1)
     # Batch 8 costs about the same per example as 32 on 2 cores (~100 examples/s). Cosine decay at a
     # higher peak rate raised the base model's CoT validation accuracy from 0.164 (constant 1e-3) to 0.212.
