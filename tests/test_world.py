@@ -7,7 +7,7 @@ import random
 import pytest
 
 from harness.answers import exact_match_reward
-from harness.config import FAMILIES
+from harness.config import FAMILIES, ModelConfig
 from harness.datasets import load_mathv360k, load_mathvista
 from harness.world.problems import generate
 from harness.world.writer import problems, write_world
@@ -25,7 +25,9 @@ def test_gold_solution_is_judged_correct_and_wrong_answer_is_not(family, ood):
         assert exact_match_reward(["\n".join(p.steps)], **record) == [1.0], p.steps
         wrong = "\n".join(p.steps[:-1] + ["answer: zzz"])
         assert exact_match_reward([wrong], **record) == [0.0]
-        assert len("\n".join(p.steps)) <= 120  # fits the default max_new_tokens with room
+        # The embedded model's tokens are characters: the gold solution with a note step and EOS must fit.
+        longest = len("\n".join(p.steps)) + max((len(d) + 1 for d in p.distractors), default=0) + 1
+        assert longest <= ModelConfig().max_new_tokens, p.steps
         kinds.add(p.question_type)
     assert kinds == {"multi_choice", "free_form"}
 
