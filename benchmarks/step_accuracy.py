@@ -18,7 +18,7 @@ from harness.evaluate import prompts_of, score
 from harness.modeling import load_model
 from harness.pipeline import load_splits
 from harness.rollout import greedy
-from harness.world.oracle import NOTE, response_steps
+from harness.world.oracle import reasoning_correct, relevant_steps
 
 
 def step_kind(index: int, step: str) -> str:
@@ -41,10 +41,10 @@ def main() -> None:
     right, total = defaultdict(Counter), defaultdict(Counter)
     for rec, response, correct in zip(records, responses, score(responses, records)):
         cell = (rec.task, rec.question_type)
-        got = [s for s in response_steps(response) if not s.startswith(NOTE)]
+        got = relevant_steps(response)
         total[cell]["n"] += 1
         right[cell]["acc"] += correct
-        right[cell]["exact"] += got == rec.solution
+        right[cell]["exact"] += reasoning_correct(response, rec)
         for i, gold in enumerate(rec.solution):
             total[cell][step_kind(i, gold)] += 1
             right[cell][step_kind(i, gold)] += i < len(got) and got[i] == gold

@@ -73,7 +73,7 @@ class ModelConfig:
     num_hidden_layers: int = spec(4, "embedded model depth", ge=1)
     num_attention_heads: int = spec(4, "embedded model attention heads", ge=1)
     # 96 cut a third of the textbook multi-choice gold solutions (half of them out of distribution) before
-    # their answer line; the longest gold solution with a 'note:' step and EOS is ~140 characters.
+    # their answer line; the longest gold solution with a 'note:' step and EOS is 135 characters.
     max_new_tokens: int = spec(144, "longest response sampled, in tokens", ge=1)
     threads: int = spec(2, "torch CPU threads", ge=1)
     dtype: Literal["float32", "bfloat16", "float16"] = spec(

@@ -21,8 +21,12 @@ def reasoning_correct(response: str, record: Record) -> bool | None:
     """
     if not record.solution:
         return None
-    relevant = [s for s in response_steps(response) if not s.startswith(NOTE)]
-    return relevant == [s.strip() for s in record.solution]
+    return relevant_steps(response) == [s.strip() for s in record.solution]
+
+
+def relevant_steps(response: str) -> list[str]:
+    """The response's steps without its answer-irrelevant ('note:') ones."""
+    return [s for s in response_steps(response) if not s.startswith(NOTE)]
 
 
 def irrelevant_steps(response: str) -> int:
