@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from harness.adapters import Prompt, accepts, positions
+from harness.adapters import Prompt, accepts, on_device, positions
 from harness.config import ModelConfig, OptimConfig
 from harness.sft import length_grouped_batches, make_optimizer
 from harness.world.oracle import response_steps
@@ -48,7 +48,8 @@ class ProcessRewardModel:
     """Backbone + linear head; `step_scores` gives one score per step of each response."""
 
     def __init__(self, model, adapter, head: torch.nn.Linear):
-        self.model, self.adapter, self.head = model, adapter, head
+        self.model, self.adapter = model, adapter
+        self.head = head.to(next(model.parameters()).device)
 
     @classmethod
     def init_from_policy(cls, model, adapter) -> "ProcessRewardModel":
@@ -74,11 +75,12 @@ class ProcessRewardModel:
         path = Path(path)
         self.model.save_pretrained(path / "model")
         self.adapter.processor.save_pretrained(path / "model")
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, path / HEAD_FILE)
+        save_file({k: v.contiguous().cpu() for k, v in self.head.state_dict().items()}, path / HEAD_FILE)
 
     def token_values(self, batch: list[StepExample]) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Head outputs (B, L) and, per example, the positions of its response tokens (and EOS)."""
-        inputs = self.adapter.encode_train([e.prompt for e in batch], ["\n".join(e.steps) for e in batch])
+        inputs = on_device(self.adapter.encode_train([e.prompt for e in batch], ["\n".join(e.steps) for e in batch]),
+                           self.model)
         labels = inputs.pop("labels")
         if "position_ids" not in inputs and accepts(self.model, "position_ids"):
             inputs["position_ids"] = positions(inputs["attention_mask"])
@@ -107,7 +109,7 @@ class ProcessRewardModel:
         values, where = self.token_values(batch)
         targets = self.token_targets(batch, where)
         pred = torch.cat([values[i, pos] for i, pos in enumerate(where)])
-        return torch.nn.functional.mse_loss(pred, torch.cat(targets).to(pred.dtype))
+        return torch.nn.functional.mse_loss(pred, torch.cat(targets).to(pred.device, pred.dtype))
 
     @torch.inference_mode()
     def step_scores(self, prompts: list[Prompt], responses: list[str], batch_size: int = 64) -> list[list[float]]:
@@ -158,7 +160,7 @@ def mse(prm: ProcessRewardModel, examples: list[StepExample], batch_size: int = 
         batch = examples[i:i + batch_size]
         values, where = prm.token_values(batch)
         for row, (pos, target) in enumerate(zip(where, prm.token_targets(batch, where))):
-            total += float(((values[row, pos] - target) ** 2).sum())
+            total += float(((values[row, pos] - target.to(values.device)) ** 2).sum())
             n += len(pos)
     return total / max(1, n)
 

@@ -14,7 +14,8 @@ from harness.world.corpus import base_corpus
 
 
 def _weights(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
+    # on the CPU: carry_over reloads pi_0 on the configured device, which is a GPU where there is one
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).cpu()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from harness.adapters import Prompt
+from harness.adapters import Prompt, on_device
 from harness.config import load_config
 from harness.modeling import load_model, vision_towers
 from harness.rollout import hf_sample
@@ -97,7 +97,7 @@ def test_lora_trains_only_its_adapters_and_reloads(llava_dir, tmp_path):
     assert (tmp_path / "policy" / "adapter_config.json").is_file()
     again, adapter2 = load_model(tmp_path / "policy", model_cfg("model.lora_rank=4"))
     assert {k for k, p in again.named_parameters() if p.requires_grad} == trainable  # still trainable, not re-wrapped
-    batch = adapter2.encode_prompts([e.prompt for e in EXAMPLES])
+    batch = on_device(adapter2.encode_prompts([e.prompt for e in EXAMPLES]), again)
     with torch.no_grad():
         torch.testing.assert_close(again(**batch).logits, model.eval()(**batch).logits)
     greedy = hf_sample(again, adapter2, [e.prompt for e in EXAMPLES], k=1, temperature=0.0, max_new_tokens=4)
