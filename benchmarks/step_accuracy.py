@@ -4,8 +4,9 @@ often each step of the gold solution is reproduced exactly (the embedded world's
     python benchmarks/step_accuracy.py results/_stages/base-<key>/model results/_stages/data-<key> [--split val]
 
 Columns: n, answer accuracy, `exact` (every answer-relevant step equals the gold one), then per gold
-step position `s0`, `s1`, ... (s0 is the reading of the image), `options` (the multi-choice option
-walk lines) and `answer` (the final line). A step counts as right only at its gold position.
+step position `s0`, `s1`, ... (s0 is the reading of the image), `find` and `options` (the multi-choice
+value to find and the option walk) and `answer` (the final line). A step counts as right only at its
+gold position.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from harness.world.oracle import reasoning_correct, relevant_steps
 def step_kind(index: int, step: str) -> str:
     if step.startswith("answer:"):
         return "answer"
+    if step.startswith("find "):
+        return "find"
     return "options" if step.startswith("(") else f"s{index}"
 
 

@@ -24,13 +24,12 @@ from typing import Callable
 
 from PIL import Image
 
-from harness.datasets import DatasetError, Record, parse_choices, records_from_mathvista
+from harness.datasets import OPTION_LETTERS, DatasetError, Record, format_choices, parse_choices, records_from_mathvista
 from harness.io import atomic_write_json
 from harness.registry import Registry
 
 BENCHMARKS = Registry("benchmark")
 CACHE = "image_cache"
-LETTERS = "ABCDEFGHIJ"
 READERS = (".parquet", ".tsv", ".json", ".jsonl")
 # The paper's -R subsets "remove the perception sub-tasks" (following LLaVA-o1): these top-level categories.
 MMSTAR_PERCEPTION = ("coarse perception", "fine-grained perception")
@@ -143,12 +142,12 @@ def _b64(text: str) -> bytes | None:
 # ---- rows -> MathVista-style dicts ----------------------------------------------------------------
 
 def multi_choice(pid, question: str, choices: list[str], answer, image: str | None, task: str, **meta) -> dict:
-    """A multi-choice row in the harness's question format ('...\\nChoices: (A) x (B) y'); answer = choice text.
+    """A multi-choice row in the harness's question format (`format_choices`); answer = choice text.
 
     >>> multi_choice(1, "Which?", ["cat", "dog"], "B", "a.png", "animals")["answer"]
     'dog'
     """
-    text = question.strip() + "\nChoices: " + " ".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(choices))
+    text = question.strip() + format_choices(choices)
     return {"pid": str(pid), "question": text, "image": image, "choices": choices,
             "answer": choice_answer(answer, choices), "question_type": "multi_choice", "answer_type": "text",
             "metadata": {"task": task, **meta}}
@@ -160,8 +159,8 @@ def choice_answer(answer, choices: list[str]) -> str | None:
         return None
     answer = str(answer).strip()
     letter = answer.strip("()")
-    if len(letter) == 1 and letter in LETTERS:
-        idx = LETTERS.index(letter)
+    if len(letter) == 1 and letter in OPTION_LETTERS:
+        idx = OPTION_LETTERS.index(letter)
     elif answer.isdigit():
         idx = int(answer)
     else:
@@ -231,7 +230,7 @@ def mmstar_options(question: str) -> tuple[str, list[str]] | None:
 
 
 def _mmstar_row(row: dict, store: ImageStore, images: dict) -> dict:
-    letters = [c for c in LETTERS if not _blank(row.get(c))]
+    letters = [c for c in OPTION_LETTERS if not _blank(row.get(c))]
     parsed = mmstar_options(row["question"])
     stem, choices = (row["question"], [str(row[c]) for c in letters]) if letters else (parsed or (row["question"], []))
     image = _image_of(row, store, images, str(row["index"]))
@@ -254,7 +253,7 @@ def load_mmstar_r(path, limit: int | None = None) -> list[Record]:
 
 
 def _tsv_choice_row(row: dict, store: ImageStore, images: dict) -> dict:
-    choices = [str(row[c]).strip() for c in LETTERS if not _blank(row.get(c))]
+    choices = [str(row[c]).strip() for c in OPTION_LETTERS if not _blank(row.get(c))]
     hint = row.get("hint")
     question = row["question"] if _blank(hint) else f"Context: {str(hint).strip()}\n{row['question']}"
     image = _image_of(row, store, images, str(row["index"]))

@@ -78,11 +78,24 @@ def _safe_image(root: Path, rel: str | None) -> tuple[Path | None, str | None]:
     return path, None
 
 
-def parse_choices(question: str) -> list[str] | None:
-    """Choices written in the question text, e.g. 'Choices: (A) 3 (B) 5'.
+OPTION_LETTERS = "ABCDEFGHIJ"
 
-    >>> parse_choices("How many?\\nChoices: (A) 3 (B) five")
-    ['3', 'five']
+
+def format_choices(choices: list[str]) -> str:
+    """The choices as the harness writes them after a question: one option per line, as MathVista's
+    queries do (a line per option also lets a small model copy an option line by line).
+
+    >>> format_choices(["3", "five"])
+    '\\nChoices:\\n(A) 3\\n(B) five'
+    """
+    return "\nChoices:" + "".join(f"\n({OPTION_LETTERS[i]}) {c}" for i, c in enumerate(choices))
+
+
+def parse_choices(question: str) -> list[str] | None:
+    """Choices written in the question text, one per line or on one line ('Choices: (A) 3 (B) 5').
+
+    >>> parse_choices("How many?\\nChoices: (A) 3 (B) five"), parse_choices("How many?" + format_choices(["3", "5"]))
+    (['3', 'five'], ['3', '5'])
     """
     m = _CHOICES_RE.search(question)
     if not m:

@@ -86,7 +86,7 @@ def test_mmstar_parquet_and_reasoning_subset(tmp_path):
     full = load_benchmark("mmstar", tmp_path)
     assert [r.answer for r in full] == ["3, 4", "a cat"]
     assert full[0].choices == ["a cat", "a dog", "3, 4", "none"]
-    assert full[0].question == "What is shown?\nChoices: (A) a cat (B) a dog (C) 3, 4 (D) none"
+    assert full[0].question == "What is shown?\nChoices:\n(A) a cat\n(B) a dog\n(C) 3, 4\n(D) none"
     assert [r.task for r in load_benchmark("mmstar_r", tmp_path)] == ["math"]
 
 

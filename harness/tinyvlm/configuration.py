@@ -22,7 +22,7 @@ class TinyVLMConfig(PretrainedConfig):
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
     intermediate_size: int = 512
-    max_position_embeddings: int = 320
+    max_position_embeddings: int = 384
     image_size: int = 48
     cell_size: int = 16
     vision_channels: list[int] | tuple[int, ...] = (32, 64)

@@ -1,8 +1,10 @@
 """Procedural visual-math problems, one family per MathVista task type.
 
 Every solution follows the shape that made this world learnable (DESIGN.md section 5): first read
-every item of the image, then restate what is asked, then compute, then (multi-choice) walk the
-options in order until the match. Steps are separate lines so they can be counted and checked one by
+every item of the image, then restate what is asked, then compute, then (multi-choice) name the value
+to find as the options write it ("find 12") and walk the options in order until the match. Without
+that line, and with the options on one line of the question, multi-choice stayed at chance however
+long the base trained (issue 2's note has the measurements). Steps are separate lines so they can be counted and checked one by
 one; `distractors` are true but answer-irrelevant steps a solution may contain ("note: ...").
 `ood=True` shifts the distribution the way MathVista shifts from MathV360K: unseen phrasings, more
 items, fuller layouts and five options instead of four.
@@ -14,11 +16,11 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from harness.datasets import OPTION_LETTERS
 from harness.registry import Registry
 from harness.world import render
 
 FAMILIES = Registry("problem family")
-LETTERS = "ABCDE"
 
 
 @dataclass
@@ -70,8 +72,8 @@ def _pose(rng: random.Random, core: _Core, image, family: str, task: str, ood: b
     choices = wrong[: n - 1] + [core.value]
     rng.shuffle(choices)
     idx = choices.index(core.value)
-    walk = [f"({LETTERS[i]}) {c}" for i, c in enumerate(choices[: idx + 1])]
-    return Problem(answer=core.value, steps=core.steps + walk + [f"answer: {LETTERS[idx]}"],
+    walk = [f"({OPTION_LETTERS[i]}) {c}" for i, c in enumerate(choices[: idx + 1])]
+    return Problem(answer=core.value, steps=core.steps + [f"find {core.value}"] + walk + [f"answer: {OPTION_LETTERS[idx]}"],
                    question_type="multi_choice", choices=choices, **common)
 
 
@@ -258,7 +260,7 @@ def arrow_diagram(rng: random.Random, ood: bool) -> Problem:
         target = _OPPOSITE[direction]
         steps = [read, f"arrow points {direction}", f"opposite is {target}"]
     color = cells[_DIRS[target]][0]
-    steps.append(f"{target}: {codes[_DIRS[target]]}")
+    steps += [f"{target}: {codes[_DIRS[target]]}", f"color: {color}"]  # the code's colour, as answers write it
     other = rng.choice([d for d in _DIRS if d not in (direction, target)])
     core = _Core(q, color, "text", steps, list(render.COLORS), [f"note: {other}: {codes[_DIRS[other]]}"],
                  force_choice=rng.random() < 0.5)

@@ -12,9 +12,9 @@ import json
 import random
 from pathlib import Path
 
-from harness.datasets import short_answer
+from harness.datasets import format_choices, short_answer
 from harness.io import atomic_write_text
-from harness.world.problems import FAMILIES, LETTERS, Problem, generate
+from harness.world.problems import FAMILIES, Problem, generate
 
 MATHV360K_SPLITS = ("labeled", "unlabeled", "val", "test_id")
 
@@ -35,7 +35,7 @@ def human_turn(p: Problem) -> str:
     """The question as a MathV360K human turn: image placeholder, question, then the choices."""
     text = f"<image>\n{p.question}"
     if p.choices:
-        text += "\nChoices: " + " ".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(p.choices))
+        text += format_choices(p.choices)
     return text
 
 
