@@ -4,10 +4,10 @@ Every solution follows the shape that made this world learnable (DESIGN.md secti
 every item of the image, then restate what is asked, then compute, then (multi-choice) name the value
 to find as the options write it ("find 12") and walk the options in order until the match. Without
 that line, and with the options on one line of the question, multi-choice stayed at chance however
-long the base trained (issue 2's note has the measurements). Steps are separate lines so they can be counted and checked one by
-one; `distractors` are true but answer-irrelevant steps a solution may contain ("note: ...").
-`ood=True` shifts the distribution the way MathVista shifts from MathV360K: unseen phrasings, more
-items, fuller layouts and five options instead of four.
+long the base trained (issue 2's note has the measurements). Steps are separate lines so they can be
+counted and checked one by one; `distractors` are true but answer-irrelevant steps a solution may
+contain ("note: ..."). `ood=True` shifts the distribution the way MathVista shifts from MathV360K:
+unseen phrasings, more items, fuller layouts and five options instead of four.
 """
 from __future__ import annotations
 
@@ -73,8 +73,8 @@ def _pose(rng: random.Random, core: _Core, image, family: str, task: str, ood: b
     rng.shuffle(choices)
     idx = choices.index(core.value)
     walk = [f"({OPTION_LETTERS[i]}) {c}" for i, c in enumerate(choices[: idx + 1])]
-    return Problem(answer=core.value, steps=core.steps + [f"find {core.value}"] + walk + [f"answer: {OPTION_LETTERS[idx]}"],
-                   question_type="multi_choice", choices=choices, **common)
+    steps = core.steps + [f"find {core.value}"] + walk + [f"answer: {OPTION_LETTERS[idx]}"]
+    return Problem(answer=core.value, steps=steps, question_type="multi_choice", choices=choices, **common)
 
 
 def _phrase(rng: random.Random, ood: bool, id_phrasings: list[str], ood_phrasings: list[str], **kw) -> str:
