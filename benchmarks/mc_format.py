@@ -1,0 +1,137 @@
+"""Which multi-choice solution format can the embedded model learn, at which base budget?
+
+Trains a fresh default-size tiny VLM on the base corpus of a world variant (the shipped format minus
+the parts switched off), then prints greedy CoT accuracy on fresh val problems per family x question
+type, with how often the option walk is reproduced. The experiment behind the shipped format (issue 2):
+
+    python benchmarks/mc_format.py old --inline-choices --no-find --no-color --batch 24
+    python benchmarks/mc_format.py shipped --batch 16 --device cuda --budget 350
+
+`--budget S` fits the planned steps into S seconds (a 150-step calibration first), so several
+variants can share one GPU lease side by side; the steps done are reported. On 2 CPU cores the
+shipped default (10,000 steps of batch 16) takes ~27 min.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import torch
+
+import harness.world.corpus as corpus_mod
+import harness.world.writer as writer_mod
+from harness.adapters import Prompt, adapter_for
+from harness.answers import exact_match_reward
+from harness.config import BaseConfig, ModelConfig, OptimConfig
+from harness.datasets import OPTION_LETTERS
+from harness.rollout import greedy
+from harness.sft import make_optimizer, train_epoch
+from harness.tinyvlm import build_tiny_vlm
+from harness.world.oracle import relevant_steps
+
+
+def variant(args) -> None:
+    """Switch parts of the shipped format off by wrapping the generator and the question writer."""
+    generate, human_turn = writer_mod.generate, writer_mod.human_turn
+
+    def generate_variant(rng, family, ood=False):
+        p = generate(rng, family, ood)
+        p.steps = [s for s in p.steps if not ((args.no_find and s.startswith("find "))
+                                              or (args.no_color and family == "arrow_diagram" and s.startswith("color: ")))]
+        return p
+
+    def human_turn_variant(p):
+        if not (args.inline_choices and p.choices):
+            return human_turn(p)
+        return f"<image>\n{p.question}\nChoices: " + " ".join(f"({OPTION_LETTERS[i]}) {c}" for i, c in enumerate(p.choices))
+
+    writer_mod.generate = generate_variant
+    writer_mod.human_turn = corpus_mod.human_turn = human_turn_variant
+
+
+def fit_steps(model, adapter, corpus, cfg: OptimConfig, planned: int, seconds_left: float) -> int:
+    """The planned steps, or as many as fit the time left at the rate of a 150-step trial on a copy."""
+    trial = copy.deepcopy(model)
+    opt, sched = make_optimizer(trial, cfg, total_steps=1000)
+    t = time.time()
+    train_epoch(trial, adapter, opt, sched, corpus[: 150 * cfg.batch_size], cfg, seed=0, desc="calibration")
+    return min(planned, int(0.85 * seconds_left * 150 / (time.time() - t)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name")
+    ap.add_argument("--inline-choices", action="store_true", help="options on one line of the question")
+    ap.add_argument("--no-find", action="store_true", help="no 'find <value>' step before the option walk")
+    ap.add_argument("--no-color", action="store_true", help="the arrow diagram does not name its target's colour")
+    ap.add_argument("--steps", type=int, default=BaseConfig().steps)
+    ap.add_argument("--batch", type=int, default=BaseConfig().optim.batch_size)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--corpus", type=int, default=30000)
+    ap.add_argument("--val", type=int, default=500)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--budget", type=float, help="seconds for corpus + training; fits the steps into it")
+    ap.add_argument("--out", help="folder for <name>.json")
+    args = ap.parse_args()
+    variant(args)
+    start = time.time()
+    torch.manual_seed(args.seed)
+    m = ModelConfig()
+    model, processor = build_tiny_vlm(hidden_size=m.hidden_size, num_hidden_layers=m.num_hidden_layers,
+                                      num_attention_heads=m.num_attention_heads, intermediate_size=4 * m.hidden_size)
+    model.to(args.device)
+    adapter = adapter_for(model, processor)
+    b = BaseConfig()
+    corpus = corpus_mod.base_corpus(0, args.corpus, writer_mod.all_families(), b.cot_fraction, b.hint_fraction,
+                                    b.distractor_rate, b.caption_fraction)
+    cfg = OptimConfig(lr=b.optim.lr, batch_size=args.batch, warmup_steps=b.optim.warmup_steps, schedule="cosine")
+    steps = args.steps
+    if args.budget:
+        steps = fit_steps(model, adapter, corpus, cfg, steps, args.budget - (time.time() - start))
+    opt, sched = make_optimizer(model, cfg, total_steps=steps)
+    t, epoch = time.time(), 0
+    while sched.last_epoch < steps:
+        train_epoch(model, adapter, opt, sched, corpus, cfg, seed=epoch + 1000 * args.seed,
+                    desc=f"{args.name} epoch {epoch}", max_steps=steps - sched.last_epoch)
+        epoch += 1
+    train_s = time.time() - t
+
+    val = writer_mod.problems(0, "val", args.val, writer_mod.all_families())
+    prompts = [Prompt(writer_mod.human_turn(p).replace("<image>\n", ""), p.image, cot=True) for p in val]
+    responses = greedy(model.eval(), adapter, prompts, ModelConfig().max_new_tokens)
+    right, total = defaultdict(Counter), defaultdict(Counter)
+    for p, response in zip(val, responses):
+        cell = f"{p.family}/{p.question_type}"
+        ok = exact_match_reward([response], answer=p.answer, question_type=p.question_type, answer_type=p.answer_type,
+                                choices=p.choices, precision=p.precision, unit=p.unit)[0]
+        got = relevant_steps(response)
+        total[cell]["n"] += 1
+        right[cell]["acc"] += ok
+        walk = [i for i, s in enumerate(p.steps) if s.startswith("(")]
+        total[cell]["walk"] += len(walk)
+        right[cell]["walk"] += sum(i < len(got) and got[i] == p.steps[i] for i in walk)
+    cells = {c: {"n": total[c]["n"], "acc": round(right[c]["acc"] / total[c]["n"], 3),
+                 "walk": round(right[c]["walk"] / total[c]["walk"], 3) if total[c]["walk"] else None}
+             for c in sorted(total)}
+
+    def share(kind: str) -> float:
+        keys = [c for c in total if c.endswith(kind)]
+        return round(sum(right[c]["acc"] for c in keys) / sum(total[c]["n"] for c in keys), 3)
+
+    summary = {"name": args.name, "args": vars(args), "steps": steps, "train_s": round(train_s),
+               "overall": round(sum(right[c]["acc"] for c in total) / len(val), 3),
+               "multi_choice": share("multi_choice"), "free_form": share("free_form"), "cells": cells}
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / f"{args.name}.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: v for k, v in summary.items() if k != "cells"}))
+    for cell, row in cells.items():
+        print(f"{cell:<28} n={row['n']:<4} acc {row['acc']:.2f}" + (f"  walk {row['walk']:.2f}" if row["walk"] is not None else ""))
+
+
+if __name__ == "__main__":
+    main()
