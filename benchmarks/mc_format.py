@@ -24,13 +24,12 @@ import torch
 
 import harness.world.corpus as corpus_mod
 import harness.world.writer as writer_mod
-from harness.adapters import Prompt, adapter_for
+from harness.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import BaseConfig, ModelConfig, OptimConfig
 from harness.datasets import OPTION_LETTERS
+from harness.pipeline import new_base_model, pretrain
 from harness.rollout import greedy
-from harness.sft import make_optimizer, train_epoch
-from harness.tinyvlm import build_tiny_vlm
 from harness.world.oracle import relevant_steps
 
 
@@ -55,10 +54,8 @@ def variant(args) -> None:
 
 def fit_steps(model, adapter, corpus, cfg: OptimConfig, planned: int, seconds_left: float) -> int:
     """The planned steps, or as many as fit the time left at the rate of a 150-step trial on a copy."""
-    trial = copy.deepcopy(model)
-    opt, sched = make_optimizer(trial, cfg, total_steps=1000)
     t = time.time()
-    train_epoch(trial, adapter, opt, sched, corpus[: 150 * cfg.batch_size], cfg, seed=0, desc="calibration")
+    pretrain(copy.deepcopy(model), adapter, corpus, cfg, 150)
     return min(planned, int(0.85 * seconds_left * 150 / (time.time() - t)))
 
 
@@ -70,7 +67,7 @@ def main() -> None:
     ap.add_argument("--no-color", action="store_true", help="the arrow diagram does not name its target's colour")
     ap.add_argument("--steps", type=int, default=BaseConfig().steps)
     ap.add_argument("--batch", type=int, default=BaseConfig().optim.batch_size)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="initialisation seed")
     ap.add_argument("--corpus", type=int, default=30000)
     ap.add_argument("--val", type=int, default=500)
     ap.add_argument("--device", default="cpu")
@@ -80,11 +77,8 @@ def main() -> None:
     variant(args)
     start = time.time()
     torch.manual_seed(args.seed)
-    m = ModelConfig()
-    model, processor = build_tiny_vlm(hidden_size=m.hidden_size, num_hidden_layers=m.num_hidden_layers,
-                                      num_attention_heads=m.num_attention_heads, intermediate_size=4 * m.hidden_size)
+    model, adapter = new_base_model(ModelConfig())
     model.to(args.device)
-    adapter = adapter_for(model, processor)
     b = BaseConfig()
     corpus = corpus_mod.base_corpus(0, args.corpus, writer_mod.all_families(), b.cot_fraction, b.hint_fraction,
                                     b.distractor_rate, b.caption_fraction)
@@ -92,12 +86,8 @@ def main() -> None:
     steps = args.steps
     if args.budget:
         steps = fit_steps(model, adapter, corpus, cfg, steps, args.budget - (time.time() - start))
-    opt, sched = make_optimizer(model, cfg, total_steps=steps)
-    t, epoch = time.time(), 0
-    while sched.last_epoch < steps:
-        train_epoch(model, adapter, opt, sched, corpus, cfg, seed=epoch + 1000 * args.seed,
-                    desc=f"{args.name} epoch {epoch}", max_steps=steps - sched.last_epoch)
-        epoch += 1
+    t = time.time()
+    pretrain(model, adapter, corpus, cfg, steps)
     train_s = time.time() - t
 
     val = writer_mod.problems(0, "val", args.val, writer_mod.all_families())

@@ -16,7 +16,7 @@ import torch
 
 from harness.adapters import Adapter, Prompt, adapter_for
 from harness.answers import exact_match_reward
-from harness.config import RunConfig, to_dict
+from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
 from harness.datasets import Record, load_mathv360k, load_mathvista, short_answer
 from harness.evaluate import evaluate
 from harness.io import atomic_write_json, write_jsonl
@@ -118,27 +118,38 @@ def stages(cfg: RunConfig) -> list[Stage]:
     return [data, base, warmup, prm]
 
 
-def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
+def new_base_model(m: ModelConfig):
+    """A randomly initialised embedded tiny VLM of the configured size, and its adapter."""
     from harness.tinyvlm import build_tiny_vlm
+
+    model, processor = build_tiny_vlm(hidden_size=m.hidden_size, num_hidden_layers=m.num_hidden_layers,
+                                      num_attention_heads=m.num_attention_heads, intermediate_size=4 * m.hidden_size)
+    return model, adapter_for(model, processor)
+
+
+def pretrain(model, adapter: Adapter, corpus: list[Example], optim: OptimConfig, steps: int) -> list[float]:
+    """`steps` optimizer steps over shuffled passes of the corpus under one schedule; each pass's mean loss."""
+    opt, sched = make_optimizer(model, optim, total_steps=steps)
+    done, epoch, losses = 0, 0, []
+    while done < steps:
+        r = train_epoch(model, adapter, opt, sched, corpus, optim, seed=epoch, desc=f"base epoch {epoch}",
+                        max_steps=steps - done)
+        done, epoch = done + r["steps"], epoch + 1
+        losses.append(r["loss"])
+        log.info("base epoch %d: loss %.3f (%d/%d steps)", epoch, r["loss"], done, steps)
+    return losses
+
+
+def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
     from harness.world.corpus import base_corpus
 
     torch.manual_seed(cfg.world.seed)
     torch.set_num_threads(cfg.model.threads)
-    model, processor = build_tiny_vlm(hidden_size=cfg.model.hidden_size, num_hidden_layers=cfg.model.num_hidden_layers,
-                                      num_attention_heads=cfg.model.num_attention_heads,
-                                      intermediate_size=4 * cfg.model.hidden_size)
-    adapter = adapter_for(model, processor)
+    model, adapter = new_base_model(cfg.model)
     b = cfg.base
     corpus = base_corpus(cfg.world.seed, cfg.world.base_corpus, cfg.world.families, b.cot_fraction,
                          b.hint_fraction, b.distractor_rate, b.caption_fraction)
-    opt, sched = make_optimizer(model, b.optim, total_steps=b.steps)
-    steps, epoch, losses = 0, 0, []
-    while steps < b.steps:
-        r = train_epoch(model, adapter, opt, sched, corpus, b.optim, seed=epoch, desc=f"base epoch {epoch}",
-                        max_steps=b.steps - steps)
-        steps, epoch = steps + r["steps"], epoch + 1
-        losses.append(r["loss"])
-        log.info("base epoch %d: loss %.3f (%d/%d steps)", epoch, r["loss"], steps, b.steps)
+    losses = pretrain(model, adapter, corpus, b.optim, b.steps)
     save_policy(model, adapter, out / "model")
     splits = eval_splits(load_splits(data))
     ev = evaluate(model, adapter, splits, cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=False)
