@@ -125,6 +125,16 @@ def _sacct_state(job) -> str:
     return job.get_info(mode="force").get("State", "UNKNOWN")
 
 
+def _final_sacct_state(job, timeout_s: float = 30) -> str:
+    """The job's state once SLURM has finished it: submitit writes the result before the job's
+    process exits, so right after `result()` sacct can still say RUNNING (or COMPLETING)."""
+    _wait_until(lambda: _sacct_state(job) not in _UNFINISHED_STATES, timeout_s, "sacct to report a final state")
+    return _sacct_state(job)
+
+
+_UNFINISHED_STATES = {"PENDING", "RUNNING", "COMPLETING", "REQUEUED", "UNKNOWN"}
+
+
 # ----------------------------------------------------------------------------- job bodies
 
 def _add(a: int, b: int) -> dict:
@@ -164,7 +174,7 @@ def test_tiny_function_returns_result(tmp_path):
     assert out["sum"] == 5
     assert out["job_id"] == str(job.job_id).split("_")[0]
     assert out["python"] == sys.executable  # the job ran the submitting interpreter
-    assert _sacct_state(job) == "COMPLETED"
+    assert _final_sacct_state(job) == "COMPLETED"
     print(f"submit-to-result latency: {latency:.2f}s")
 
 
@@ -201,7 +211,7 @@ def test_scontrol_requeue_reruns_checkpointable_job(tmp_path):
         out = _result_within(job, 2 * TEST_TIMEOUT_S)  # the requeued job waits cred_expire, more under load
         assert out["restarts"] >= 1
         assert out["progress"] == "submitted"  # plain requeue: no checkpoint, the original callable ran again
-        assert _sacct_state(job) == "COMPLETED"
+        assert _final_sacct_state(job) == "COMPLETED"
     finally:
         _scancel_quietly(job)
 
@@ -218,7 +228,7 @@ def test_time_limit_signal_checkpoints_and_requeues(tmp_path):
         out = _result_within(job, 90)
         assert out["restarts"] >= 1
         assert out["progress"] == "ran once"  # the state came back from submitit's checkpoint
-        assert _sacct_state(job) == "COMPLETED"
+        assert _final_sacct_state(job) == "COMPLETED"
         log = job.paths.stdout.read_text()
         assert "Caught signal SIGUSR2" in log and "timed-out" in log
     finally:
