@@ -4,7 +4,8 @@ Trains a fresh default-size tiny VLM on the base corpus of a world variant (the 
 the parts switched off), then prints greedy CoT accuracy on fresh val problems per family x question
 type, with how often the option walk is reproduced. The experiment behind the shipped format (issue 2):
 
-    python benchmarks/mc_format.py old --inline-choices --no-find --no-color --batch 24
+    python benchmarks/mc_format.py old --inline-choices --no-find --no-color --numeric-walk --batch 24
+    python benchmarks/mc_format.py walk --numeric-walk        # the format shipped with STAGE_VERSION 3
     python benchmarks/mc_format.py shipped --batch 16 --device cuda --budget 350
 
 `--budget S` fits the planned steps into S seconds (a 150-step calibration first), so several
@@ -31,6 +32,7 @@ from harness.datasets import OPTION_LETTERS
 from harness.pipeline import new_base_model, pretrain
 from harness.rollout import greedy
 from harness.world.oracle import relevant_steps
+from harness.world.problems import option_walk
 
 
 def variant(args) -> None:
@@ -39,6 +41,8 @@ def variant(args) -> None:
 
     def generate_variant(rng, family, ood=False):
         p = generate(rng, family, ood)
+        if args.numeric_walk and p.question_type == "multi_choice" and p.answer_type != "text":
+            p.steps = p.steps[:-1] + option_walk(p.answer, p.choices)
         p.steps = [s for s in p.steps if not ((args.no_find and s.startswith("find "))
                                               or (args.no_color and family == "arrow_diagram" and s.startswith("color: ")))]
         return p
@@ -64,6 +68,7 @@ def main() -> None:
     ap.add_argument("name")
     ap.add_argument("--inline-choices", action="store_true", help="options on one line of the question")
     ap.add_argument("--no-find", action="store_true", help="no 'find <value>' step before the option walk")
+    ap.add_argument("--numeric-walk", action="store_true", help="numeric options walked to a letter, like text options")
     ap.add_argument("--no-color", action="store_true", help="the arrow diagram does not name its target's colour")
     ap.add_argument("--steps", type=int, default=BaseConfig().steps)
     ap.add_argument("--batch", type=int, default=BaseConfig().optim.batch_size)

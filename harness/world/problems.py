@@ -1,10 +1,13 @@
 """Procedural visual-math problems, one family per MathVista task type.
 
 Every solution follows the shape that made this world learnable (DESIGN.md section 5): first read
-every item of the image, then restate what is asked, then compute, then (multi-choice) name the value
-to find as the options write it ("find 12") and walk the options in order until the match. Without
-that line, and with the options on one line of the question, multi-choice stayed at chance however
-long the base trained (issue 2's note has the measurements). Steps are separate lines so they can be
+every item of the image, then restate what is asked, then compute, then answer. A multi-choice
+answer with text options names the value to find ("find blue") and walks the options in order until
+the match, then gives its letter; without the find line, and with the options on one line of the
+question, multi-choice stayed at chance however long the base trained. With numeric options the walk
+was not learned (the model copied the value it had just computed into every option line: geometry
+and word problems stayed at chance), so those answer with the value, as MathVista's scoring allows
+(issue 2's notes have the measurements). Steps are separate lines so they can be
 counted and checked one by one; `distractors` are true but answer-irrelevant steps a solution may
 contain ("note: ..."). `ood=True` shifts the distribution the way MathVista shifts from MathV360K:
 unseen phrasings, more items, fuller layouts and five options instead of four.
@@ -71,10 +74,17 @@ def _pose(rng: random.Random, core: _Core, image, family: str, task: str, ood: b
     rng.shuffle(wrong)
     choices = wrong[: n - 1] + [core.value]
     rng.shuffle(choices)
-    idx = choices.index(core.value)
+    # numeric options: the answer line names the value, which MathVista's scoring maps onto its choice
+    answer = option_walk(core.value, choices) if core.answer_type == "text" else [f"answer: {core.value}"]
+    return Problem(answer=core.value, steps=core.steps + answer, question_type="multi_choice", choices=choices,
+                   **common)
+
+
+def option_walk(value: str, choices: list[str]) -> list[str]:
+    """The answer steps that name the value to find, copy the options in order to the match, and give its letter."""
+    idx = choices.index(value)
     walk = [f"({OPTION_LETTERS[i]}) {c}" for i, c in enumerate(choices[: idx + 1])]
-    steps = core.steps + [f"find {core.value}"] + walk + [f"answer: {OPTION_LETTERS[idx]}"]
-    return Problem(answer=core.value, steps=steps, question_type="multi_choice", choices=choices, **common)
+    return [f"find {value}"] + walk + [f"answer: {OPTION_LETTERS[idx]}"]
 
 
 def _phrase(rng: random.Random, ood: bool, id_phrasings: list[str], ood_phrasings: list[str], **kw) -> str:
