@@ -32,6 +32,21 @@ def test_gold_solution_is_judged_correct_and_wrong_answer_is_not(family, ood):
     assert kinds == {"multi_choice", "free_form"}
 
 
+def test_text_options_are_walked_to_a_letter_and_numeric_ones_answered_by_value():
+    seen = set()
+    for i in range(300):
+        p = generate(random.Random(i), FAMILIES[i % len(FAMILIES)])
+        if p.question_type != "multi_choice":
+            continue
+        letter = "ABCDE"[p.choices.index(p.answer)]
+        if p.answer_type == "text":
+            assert p.steps[-1] == f"answer: {letter}" and p.steps[-2] == f"({letter}) {p.answer}", p.steps
+        else:
+            assert p.steps[-1] == f"answer: {p.answer}" and not any(s.startswith("find ") for s in p.steps)
+        seen.add(p.answer_type)
+    assert seen == {"text", "integer", "float"}
+
+
 def test_generation_is_deterministic():
     a = problems(3, "val", 10, FAMILIES)
     b = problems(3, "val", 10, FAMILIES)
