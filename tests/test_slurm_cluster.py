@@ -125,14 +125,14 @@ def _sacct_state(job) -> str:
     return job.get_info(mode="force").get("State", "UNKNOWN")
 
 
+_UNFINISHED_STATES = {"PENDING", "RUNNING", "COMPLETING", "REQUEUED", "UNKNOWN"}
+
+
 def _final_sacct_state(job, timeout_s: float = 30) -> str:
     """The job's state once SLURM has finished it: submitit writes the result before the job's
     process exits, so right after `result()` sacct can still say RUNNING (or COMPLETING)."""
     _wait_until(lambda: _sacct_state(job) not in _UNFINISHED_STATES, timeout_s, "sacct to report a final state")
     return _sacct_state(job)
-
-
-_UNFINISHED_STATES = {"PENDING", "RUNNING", "COMPLETING", "REQUEUED", "UNKNOWN"}
 
 
 # ----------------------------------------------------------------------------- job bodies
