@@ -114,8 +114,8 @@ class BaseConfig:
     """Brief pre-training of the embedded tiny VLM (embedded world only)."""
 
     # 3,600 steps of batch 8 left the image unread (CoT val 0.21); 10,000 read it but left multi-choice
-    # at chance; 10,000 of batch 16 (~5 passes over the corpus, 27 min measured on 2 cores) is the least measured
-    # that learned multi-choice (issue 2's note: 0.45-0.51 vs 0.27 at batch 8, GPU runs).
+    # at chance; 10,000 of batch 16 (~5 passes over the corpus, 26 min measured on 2 cores) reaches CoT
+    # val 0.76, and half of it only 0.43 (issue 2's notes; benchmarks/mc_format.py --steps 5000).
     steps: int = spec(10000, "optimizer steps on the base corpus", ge=1)
     # 2 cores are compute-bound (~90 examples/s at batch 8 or 32), so minutes scale with steps x batch.
     # Cosine decay at a higher peak rate raised the base model's CoT validation accuracy 0.164 -> 0.212.

@@ -7,10 +7,10 @@ the match, then gives its letter; without the find line, and with the options on
 question, multi-choice stayed at chance however long the base trained. With numeric options the walk
 was not learned (the model copied the value it had just computed into every option line: geometry
 and word problems stayed at chance), so those answer with the value, as MathVista's scoring allows
-(issue 2's notes have the measurements). Steps are separate lines so they can be
-counted and checked one by one; `distractors` are true but answer-irrelevant steps a solution may
-contain ("note: ..."). `ood=True` shifts the distribution the way MathVista shifts from MathV360K:
-unseen phrasings, more items, fuller layouts and five options instead of four.
+(issue 2's notes have the measurements). Steps are separate lines so they can be counted and
+checked one by one; `distractors` are true but answer-irrelevant steps a solution may contain
+("note: ..."). `ood=True` shifts the distribution the way MathVista shifts from MathV360K: unseen
+phrasings, more items, fuller layouts and five options instead of four.
 """
 from __future__ import annotations
 
@@ -67,15 +67,16 @@ def _pose(rng: random.Random, core: _Core, image, family: str, task: str, ood: b
     common = dict(image=image, question=core.question, answer_type=core.answer_type, task=task,
                   caption="\n".join(core.steps[: core.reads]),
                   family=family, distractors=core.distractors, precision=core.precision, unit=core.unit)
+    by_value = [f"answer: {core.value}"]
     if not multi:
-        return Problem(answer=core.value, steps=core.steps + [f"answer: {core.value}"], **common)
+        return Problem(answer=core.value, steps=core.steps + by_value, **common)
     n = 5 if ood else 4
     wrong = sorted(set(core.pool) - {core.value})
     rng.shuffle(wrong)
     choices = wrong[: n - 1] + [core.value]
     rng.shuffle(choices)
     # numeric options: the answer line names the value, which MathVista's scoring maps onto its choice
-    answer = option_walk(core.value, choices) if core.answer_type == "text" else [f"answer: {core.value}"]
+    answer = option_walk(core.value, choices) if core.answer_type == "text" else by_value
     return Problem(answer=core.value, steps=core.steps + answer, question_type="multi_choice", choices=choices,
                    **common)
 
