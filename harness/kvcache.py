@@ -63,3 +63,88 @@ class GrowingCache(DynamicCache):
     def __init__(self, reserve: int):
         layer = type("GrowingLayerR", (GrowingLayer,), {"reserve": reserve})
         Cache.__init__(self, layer_class_to_replicate=layer)
+
+
+class SharedPrefixLayer(GrowingLayer):
+    """A GrowingLayer that, once repeated k times, keeps the prompt's keys/values once per prompt.
+
+    After `batch_repeat_interleave(k)` the prompt part (the prefix) stays (B, H, Lp, D) and only the
+    generated part (the suffix) is stored per sequence; `attend` runs attention over both without
+    materialising the k copies (cascade attention). At decode time attention reads every cached key
+    and value each step, so it is bound by memory traffic; with k = 16 the prefix's share of that
+    traffic drops sixteen-fold. Only models that call `attend` can use it (`_supports_shared_prefix_cache`).
+    """
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        super().lazy_initialization(key_states, value_states)
+        self.shared = False
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        if self.shared:
+            raise RuntimeError("the prefix is already shared: repeat once, right after the prompt is encoded")
+        if not self.get_seq_length():
+            return
+        prompts, heads, length, dim = self.keys.shape
+        self.prefix_keys_t = self.keys.transpose(-1, -2).contiguous()  # (B, H, D, Lp): matmul-ready
+        self.prefix_values = self.values.contiguous()
+        self.prompts, self.repeats, self.prefix_length = prompts, repeats, length
+        self.slot = torch.arange(prompts * repeats, device=self.keys.device)  # row -> position in (B * k)
+        self._k = self._k.new_empty(prompts * repeats, heads, self.reserve, dim)
+        self._v = self._v.new_empty(prompts * repeats, heads, self.reserve, dim)
+        self._len, self.shared = 0, True
+        self._views()
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if not self.shared:
+            return super().batch_select_indices(indices)
+        self.slot = self.slot[indices]
+        self._k, self._v = self._k[indices], self._v[indices]
+        self._views()
+
+    def get_seq_length(self) -> int:
+        return super().get_seq_length() + (self.prefix_length if self.is_initialized and self.shared else 0)
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if self.is_initialized and self.shared:
+            raise RuntimeError("a shared-prefix cache layer is read through `attend`, not `update`")
+        return super().update(key_states, value_states, *args, **kwargs)
+
+    def attend(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Append one decode step's key/value (N, H, 1, D) and return attention (N, H, 1, D).
+
+        mask: boolean (N, 1, 1, Lp + suffix length), True where attending is allowed.
+        """
+        if query.shape[-2] != 1:
+            raise ValueError("shared-prefix attention decodes one token per step")
+        rows, heads, _, dim = query.shape
+        super().update(key, value)
+        dense = self.prompts * self.repeats
+        scale = dim ** -0.5
+        # Prefix: scatter the rows into the dense (B, k) layout so each prompt's k queries share one matmul.
+        q = query.new_zeros(dense, heads, dim)
+        q[self.slot] = query[:, :, 0] * scale
+        q = q.view(self.prompts, self.repeats, heads, dim).transpose(1, 2)
+        prefix_scores = (q @ self.prefix_keys_t).transpose(1, 2).reshape(dense, heads, -1)[self.slot]
+        suffix_scores = (query[:, :, 0] * scale).unsqueeze(2) @ self.keys.transpose(-1, -2)
+        scores = torch.cat([prefix_scores, suffix_scores[:, :, 0]], -1).masked_fill(~mask[:, :, 0], float("-inf"))
+        probs = torch.softmax(scores, -1)
+        dense_probs = probs.new_zeros(dense, heads, self.prefix_length)
+        dense_probs[self.slot] = probs[..., : self.prefix_length]
+        dense_probs = dense_probs.view(self.prompts, self.repeats, heads, -1).transpose(1, 2)
+        prefix_out = (dense_probs @ self.prefix_values).transpose(1, 2).reshape(dense, heads, dim)[self.slot]
+        suffix_out = probs[..., self.prefix_length:].unsqueeze(2) @ self.values
+        return (prefix_out + suffix_out[:, :, 0]).unsqueeze(2)
+
+
+class SharedPrefixCache(DynamicCache):
+    """A DynamicCache of SharedPrefixLayers (see there)."""
+
+    def __init__(self, reserve: int):
+        layer = type("SharedPrefixLayerR", (SharedPrefixLayer,), {"reserve": reserve})
+        Cache.__init__(self, layer_class_to_replicate=layer)
+
+    def attend(self, layer_idx: int, query, key, value, mask) -> torch.Tensor:
+        return self.layers[layer_idx].attend(query, key, value, mask)
+
+    def is_shared(self, layer_idx: int) -> bool:
+        return len(self.layers) > layer_idx and getattr(self.layers[layer_idx], "shared", False)

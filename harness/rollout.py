@@ -3,7 +3,9 @@
 The hf sampler encodes each prompt once (left-padded batch, one prefill), repeats the KV cache K
 times, decodes with sampling, drops finished sequences from the cache as they end, and stops when
 all have ended. Batches hold up to `batch_sequences` sequences: per-step overhead dominates at
-small batch on CPU (DESIGN.md section 5).
+small batch on CPU (DESIGN.md section 5). Prompts are batched by length (less padding), and a model
+that declares `_supports_shared_prefix_cache` gets a cache that keeps each prompt's keys once for
+its K samples instead of K copies (harness/kvcache.py), which decode attention reads every step.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.adapters import Adapter, Prompt, accepts, on_device
-from harness.kvcache import GrowingCache
+from harness.kvcache import GrowingCache, SharedPrefixCache
 from harness.registry import Registry
 
 BACKENDS = Registry("rollout backend")
@@ -38,7 +40,8 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
     cache_arg = "cache" if accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
     if pos is not None:
         inputs["position_ids"] = pos
-    cache = GrowingCache(reserve=max_new_tokens)
+    shared = k > 1 and getattr(model, "_supports_shared_prefix_cache", False)
+    cache = (SharedPrefixCache if shared else GrowingCache)(reserve=max_new_tokens)
     logits = model(**inputs, **{cache_arg: cache}, use_cache=True, **keep_last).logits[:, -1]
     if k > 1:
         cache.batch_repeat_interleave(k)
@@ -79,11 +82,15 @@ def hf_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperatur
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     per_chunk = max(1, batch_sequences // k)
-    results: list[list[str]] = []
+    # Chunks of similar prompt length: less left padding for every decode step to attend over.
+    order = sorted(range(len(prompts)), key=lambda i: len(adapter.user_text(prompts[i])))
+    results: list[list[str]] = [[] for _ in prompts]
     with tqdm(total=len(prompts), desc=desc, unit="prompt", leave=False, mininterval=2) as bar:
-        for i in range(0, len(prompts), per_chunk):
-            chunk = prompts[i:i + per_chunk]
-            results += _sample_chunk(model, adapter, chunk, k, temperature, max_new_tokens, generator)
+        for i in range(0, len(order), per_chunk):
+            chunk = order[i:i + per_chunk]
+            out = _sample_chunk(model, adapter, [prompts[j] for j in chunk], k, temperature, max_new_tokens, generator)
+            for j, responses in zip(chunk, out):
+                results[j] = responses
             bar.update(len(chunk))
     return results
 

@@ -62,6 +62,9 @@ def test_hf_sampler_greedy_matches_generate_on_left_padded_batch(llava):
     assert all(len(e) > 0 for e in expected)  # a random model rarely ends at once: the check is not vacuous
     got = hf_sample(model, adapter, TWO_PROMPTS, k=1, temperature=0.0, max_new_tokens=12)
     assert [g[0] for g in got] == expected
+    # Longest first, one prompt per chunk: the sampler reorders prompts by length and must undo it.
+    got = hf_sample(model, adapter, TWO_PROMPTS[::-1], k=1, temperature=0.0, max_new_tokens=12, batch_sequences=1)
+    assert [g[0] for g in got] == expected[::-1]
 
 
 class BareForward(torch.nn.Module):

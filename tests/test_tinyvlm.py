@@ -6,6 +6,7 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 from transformers.cache_utils import DynamicCache
 
+from harness.kvcache import GrowingCache, SharedPrefixCache
 from harness.tinyvlm import build_char_tokenizer, build_tiny_vlm
 from harness.tinyvlm.modeling import build_attention_mask
 
@@ -165,6 +166,40 @@ def test_hand_loop_with_cache_reindexing_matches_greedy_generate(tiny):
     for row, tokens in enumerate(generated):
         assert tokens == expected[row // 3][: len(tokens)]
         assert len(tokens) == budgets[row] or tokens[-1] == model.config.eos_token_id
+
+
+def decode_logits(model, batch, cache, repeats: int, tokens: torch.Tensor, drops: dict[int, list[int]]):
+    """Logits of teacher-forced decode steps after one prefill, rows repeated, some rows dropped before steps."""
+    logits = []
+    with torch.no_grad():
+        model(**batch, cache=cache, use_cache=True)
+        cache.batch_repeat_interleave(repeats)
+        mask, rows = batch["attention_mask"].repeat_interleave(repeats, dim=0), torch.arange(tokens.shape[0])
+        for step in range(tokens.shape[1]):
+            if step in drops:
+                keep = torch.tensor(drops[step])
+                cache.batch_select_indices(keep)
+                mask, rows = mask[keep], rows[keep]
+            mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype)], dim=1)
+            out = model(input_ids=tokens[rows, step : step + 1], attention_mask=mask, cache=cache)
+            logits.append(out.logits[:, -1])
+    return logits
+
+
+def test_shared_prefix_cache_gives_the_logits_of_a_repeated_cache(tiny):
+    model, processor = tiny
+    assert model._supports_shared_prefix_cache
+    batch = processor(text=["<image>Hi", "<image>Longer prompt"], images=[make_image(1), make_image(2)])
+    tokens = torch.randint(40, 60, (6, 5), generator=torch.Generator().manual_seed(0))
+    drops = {2: [0, 2, 3, 5], 4: [1, 3]}  # row positions kept, as the sampler drops finished rows
+    plain = decode_logits(model, batch, GrowingCache(reserve=8), 3, tokens, drops)
+    shared_cache = SharedPrefixCache(reserve=2)  # smaller than the 5 steps: the suffix buffer must grow
+    shared = decode_logits(model, batch, shared_cache, 3, tokens, drops)
+    for a, b in zip(plain, shared):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=0)
+    assert shared_cache.get_seq_length() == batch["input_ids"].shape[1] + tokens.shape[1]
+    with pytest.raises(RuntimeError, match="attend"):
+        shared_cache.update(torch.zeros(2, 2, 1, 16), torch.zeros(2, 2, 1, 16), 0)
 
 
 def test_tokenizer_round_trip_with_newlines(tmp_path):

@@ -64,8 +64,11 @@ class TinyVLMAttention(nn.Module):
         """attention_mask: boolean (B or 1, 1, query_len, key_len), True where attending is allowed."""
         batch, length, _ = hidden_states.shape
         qkv = self.qkv_proj(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4)
-        query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        qkv = qkv.permute(2, 0, 3, 1, 4)
+        (query, key), value = apply_rotary(qkv[:2], *rotary), qkv[2]  # one call rotates queries and keys
+        if cache is not None and getattr(cache, "is_shared", lambda _: False)(self.layer_idx):
+            out = cache.attend(self.layer_idx, query, key, value, attention_mask)
+            return self.out_proj(out.transpose(1, 2).reshape(batch, length, -1))
         if cache is not None:
             key, value = cache.update(key, value, self.layer_idx)
         dropout = self.dropout if self.training else 0.0
@@ -154,6 +157,7 @@ class TinyVLMForConditionalGeneration(PreTrainedModel, GenerationMixin):
     _tied_weights_keys = {"lm_head.weight": "embed_tokens.weight"}
     supports_gradient_checkpointing = True
     _supports_sdpa = True
+    _supports_shared_prefix_cache = True  # its attention reads a harness.kvcache.SharedPrefixCache
 
     def __init__(self, config: TinyVLMConfig):
         super().__init__(config)
