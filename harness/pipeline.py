@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 
+from harness import checkpoint
 from harness.adapters import Adapter, Prompt, adapter_for
 from harness.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
@@ -24,7 +25,7 @@ from harness.modeling import load_model
 from harness.rollout import BACKENDS
 from harness.selection import dedup_correct
 from harness.sft import Example, make_optimizer, train_epoch
-from harness.stages import ensure_stage, is_done, stage_path
+from harness.stages import ensure_stage, is_done, resume_folder, stage_path
 
 log = logging.getLogger(__name__)
 SPLITS = ("labeled", "unlabeled", "val", "test_id")
@@ -101,8 +102,8 @@ def stages(cfg: RunConfig) -> list[Stage]:
         m = cfg.model
         payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.key, "version": STAGE_VERSION,
                    "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]}
-        base = Stage("base", stage_path(cache, "base", payload), payload,
-                     lambda tmp: _build_base(cfg, data.path, tmp))
+        base_path = stage_path(cache, "base", payload)
+        base = Stage("base", base_path, payload, lambda tmp: _build_base(cfg, data.path, tmp, resume_folder(base_path)))
     m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how
     payload = {"warmup": to_dict(cfg.warmup), "base": base.key, "data": data.key, "version": STAGE_VERSION,
                "max_new_tokens": m.max_new_tokens, "dtype": m.dtype, "freeze_vision": m.freeze_vision,
@@ -127,20 +128,38 @@ def new_base_model(m: ModelConfig):
     return model, adapter_for(model, processor)
 
 
-def pretrain(model, adapter: Adapter, corpus: list[Example], optim: OptimConfig, steps: int) -> list[float]:
-    """`steps` optimizer steps over shuffled passes of the corpus under one schedule; each pass's mean loss."""
+def pretrain(model, adapter: Adapter, corpus: list[Example], optim: OptimConfig, steps: int,
+             resume: Path | None = None) -> tuple[object, list[float]]:
+    """`steps` optimizer steps over shuffled passes of the corpus under one schedule: (model, each pass's mean loss).
+
+    With `resume`, every finished pass is checkpointed there, and a call that finds a checkpoint goes on after
+    it with the saved weights (the returned model), optimizer and schedule: a pass's batches depend only on its
+    number, so the result equals that of an uninterrupted call.
+    """
     opt, sched = make_optimizer(model, optim, total_steps=steps)
     done, epoch, losses = 0, 0, []
+    ckpt = checkpoint.latest(resume) if resume else None
+    if ckpt:
+        from transformers import AutoModelForImageTextToText
+
+        model = AutoModelForImageTextToText.from_pretrained(ckpt / "model")
+        opt, sched = make_optimizer(model, optim, total_steps=steps)
+        checkpoint.load_trainer(ckpt, opt, sched)
+        state = checkpoint.load_state(ckpt)
+        done, epoch, losses = state["steps"], state["epoch"], state["losses"]
+        log.info("base: resuming after pass %d (%d/%d steps) from %s", epoch, done, steps, ckpt)
     while done < steps:
         r = train_epoch(model, adapter, opt, sched, corpus, optim, seed=epoch, desc=f"base epoch {epoch}",
                         max_steps=steps - done)
         done, epoch = done + r["steps"], epoch + 1
         losses.append(r["loss"])
         log.info("base epoch %d: loss %.3f (%d/%d steps)", epoch, r["loss"], done, steps)
-    return losses
+        if resume and done < steps:
+            checkpoint.save(resume, model, adapter.processor, opt, sched, {"steps": done, "epoch": epoch, "losses": losses})
+    return model, losses
 
 
-def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
+def _build_base(cfg: RunConfig, data: Path, out: Path, resume: Path | None = None) -> dict:
     from harness.world.corpus import base_corpus
 
     torch.manual_seed(cfg.world.seed)
@@ -149,7 +168,7 @@ def _build_base(cfg: RunConfig, data: Path, out: Path) -> dict:
     b = cfg.base
     corpus = base_corpus(cfg.world.seed, cfg.world.base_corpus, cfg.world.families, b.cot_fraction,
                          b.hint_fraction, b.distractor_rate, b.caption_fraction)
-    losses = pretrain(model, adapter, corpus, b.optim, b.steps)
+    model, losses = pretrain(model, adapter, corpus, b.optim, b.steps, resume)
     save_policy(model, adapter, out / "model")
     splits = eval_splits(load_splits(data))
     ev = evaluate(model, adapter, splits, cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=False)

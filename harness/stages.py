@@ -2,7 +2,8 @@
 
 A finished stage (its DONE marker exists) is never recomputed; a file lock makes sure two processes
 never compute the same stage at once; a stage is built in a hidden temporary folder and renamed
-into place, so a killed build never looks finished.
+into place, so a killed build never looks finished. A long build (the base model) checkpoints into
+`resume_folder(path)` and a restarted build goes on from there.
 """
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def config_hash(payload: dict, n: int = 10) -> str:
 
 def stage_path(cache: Path, name: str, payload: dict) -> Path:
     return Path(cache) / f"{name}-{config_hash(payload)}"
+
+
+def resume_folder(path: Path) -> Path:
+    """Where a long stage build keeps checkpoints that a restarted build goes on from (removed once it is done)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.resume")
 
 
 def is_done(path: Path) -> bool:
@@ -66,6 +73,7 @@ def ensure_stage(path: Path, payload: dict, build: Callable[[Path], dict | None]
         atomic_write_json(tmp / DONE, {"seconds": round(time.time() - t0, 1), "pid": os.getpid(), **info})
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
+        shutil.rmtree(resume_folder(path), ignore_errors=True)
         log.info("stage %s done in %.0f s", path.name, time.time() - t0)
     return path
 
