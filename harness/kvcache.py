@@ -116,7 +116,7 @@ class SharedPrefixLayer(GrowingLayer):
         """
         if query.shape[-2] != 1:
             raise ValueError("shared-prefix attention decodes one token per step")
-        rows, heads, _, dim = query.shape
+        heads, dim = query.shape[1], query.shape[3]
         super().update(key, value)
         dense = self.prompts * self.repeats
         scale = dim ** -0.5

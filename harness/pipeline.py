@@ -136,14 +136,14 @@ def pretrain(model, adapter: Adapter, corpus: list[Example], optim: OptimConfig,
     it with the saved weights (the returned model), optimizer and schedule: a pass's batches depend only on its
     number, so the result equals that of an uninterrupted call.
     """
-    opt, sched = make_optimizer(model, optim, total_steps=steps)
-    done, epoch, losses = 0, 0, []
     ckpt = checkpoint.latest(resume) if resume else None
     if ckpt:
         from transformers import AutoModelForImageTextToText
 
         model = AutoModelForImageTextToText.from_pretrained(ckpt / "model")
-        opt, sched = make_optimizer(model, optim, total_steps=steps)
+    opt, sched = make_optimizer(model, optim, total_steps=steps)
+    done, epoch, losses = 0, 0, []
+    if ckpt:
         checkpoint.load_trainer(ckpt, opt, sched)
         state = checkpoint.load_state(ckpt)
         done, epoch, losses = state["steps"], state["epoch"], state["losses"]

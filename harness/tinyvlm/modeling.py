@@ -68,11 +68,11 @@ class TinyVLMAttention(nn.Module):
         (query, key), value = apply_rotary(qkv[:2], *rotary), qkv[2]  # one call rotates queries and keys
         if cache is not None and getattr(cache, "is_shared", lambda _: False)(self.layer_idx):
             out = cache.attend(self.layer_idx, query, key, value, attention_mask)
-            return self.out_proj(out.transpose(1, 2).reshape(batch, length, -1))
-        if cache is not None:
-            key, value = cache.update(key, value, self.layer_idx)
-        dropout = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout)
+        else:
+            if cache is not None:
+                key, value = cache.update(key, value, self.layer_idx)
+            dropout = self.dropout if self.training else 0.0
+            out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout)
         return self.out_proj(out.transpose(1, 2).reshape(batch, length, -1))
 
 
