@@ -119,13 +119,13 @@ class SharedPrefixLayer(GrowingLayer):
         heads, dim = query.shape[1], query.shape[3]
         super().update(key, value)
         dense = self.prompts * self.repeats
-        scale = dim ** -0.5
+        scaled = query[:, :, 0] * dim ** -0.5  # (N, H, D)
         # Prefix: scatter the rows into the dense (B, k) layout so each prompt's k queries share one matmul.
         q = query.new_zeros(dense, heads, dim)
-        q[self.slot] = query[:, :, 0] * scale
+        q[self.slot] = scaled
         q = q.view(self.prompts, self.repeats, heads, dim).transpose(1, 2)
         prefix_scores = (q @ self.prefix_keys_t).transpose(1, 2).reshape(dense, heads, -1)[self.slot]
-        suffix_scores = (query[:, :, 0] * scale).unsqueeze(2) @ self.keys.transpose(-1, -2)
+        suffix_scores = scaled.unsqueeze(2) @ self.keys.transpose(-1, -2)
         scores = torch.cat([prefix_scores, suffix_scores[:, :, 0]], -1).masked_fill(~mask[:, :, 0], float("-inf"))
         probs = torch.softmax(scores, -1)
         dense_probs = probs.new_zeros(dense, heads, self.prefix_length)
