@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from analysis.load import Results  # noqa: E402
+from analysis.load import Results, model_order  # noqa: E402
 from analysis.settings import (BAND_ALPHA, METRIC_LABELS, METRIC_NAMES, PANEL, PERCENT, SCORERS,  # noqa: E402
                                STEP_GROUPS, STYLE, TEMPERATURE_PALETTE, VERIFIER_AGGREGATE, VOTING_LABELS,
                                X_TRAINING)
@@ -222,7 +222,7 @@ def fig5(res: Results) -> Figure | None:
     d = pd.concat([_at_training_temperature(d, m) for m in ("pass_at_k", "reward_pass_at_2")])
     if d.empty:
         return None
-    models = list(dict.fromkeys(runs.model))
+    models = model_order(runs.model)
     labels = list(dict.fromkeys(runs.sort_values("policy", ascending=False).short_label))   # static first
     palette = dict(zip(labels, sns.color_palette(n_colors=len(labels))))   # same colour in every panel
     fig, axes = _axes(len(models), 2)
@@ -249,7 +249,7 @@ def fig6(res: Results) -> Figure | None:
     d = res.dynamics[res.dynamics.path.isin(runs.path)]
     if d.empty:
         return None
-    models = list(dict.fromkeys(runs.model))
+    models = model_order(runs.model)
     fig, axes = _axes(len(models), 3)
     for i, model in enumerate(models):
         paths = runs[runs.model == model].path

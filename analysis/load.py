@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from harness.config import MODEL_PRESETS
 from harness.configio import ConfigError
 
 # Config fields every table and figure can group by: column -> (dotted keys, value when absent).
@@ -171,6 +172,17 @@ def model_name(preset, path) -> str:
     ('Qwen2-VL-2B', 'embedded')
     """
     return preset or (str(path).rstrip("/").split("/")[-1] if path else "embedded")
+
+
+def model_order(models) -> list[str]:
+    """The distinct models, presets smallest first whatever order their blocks ran in, then the others
+    (checkpoints) in run order: Tables 4-5 and Figs. 5-6 list their model blocks in this order.
+
+    >>> model_order(["medium", "Qwen2-VL-2B", "small", "medium"])
+    ['small', 'medium', 'Qwen2-VL-2B']
+    """
+    rank = {name: i for i, name in enumerate(MODEL_PRESETS)}
+    return sorted(dict.fromkeys(models), key=lambda m: rank.get(m, len(rank)))
 
 
 def _get(d: dict, dotted: str):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis import paper
-from analysis.load import Results
+from analysis.load import Results, model_order
 from analysis.settings import (FINAL_STATES, INIT, METHODS, MISSING, NOT_BENCHMARKS, ORACLE_MARK, PERCENT,
                                PRM_MARK, SPLITS, TASKS)
 from analysis.stats import cell, gain, mean_ci
@@ -40,7 +40,8 @@ def collect(res: Results, columns: dict, stages: bool, group: str | None = None)
     base / warm-up rows from each distinct stage (see load.scores)."""
     runs = res.runs.assign(group=res.runs[group] if group else "")
     rows, values = [], []
-    for _, grs in runs.groupby("group", sort=False):
+    order = model_order(runs.group) if group == "model" else list(dict.fromkeys(runs.group))
+    for grs in (runs[runs.group == g] for g in order):
         parts = [(_stage_row(grs, st), _stage_values(res, grs, st, columns))
                  for st in ("base", "warmup") if stages]
         parts += [(_run_row(lrs), _final_values(res, lrs, columns))

@@ -270,6 +270,16 @@ def test_figures_and_tables_4_5_render(tmp_path, figure_sweeps):
     assert {"OOD test mean", "m3cot mean", "Average mean"} <= set(t5.columns) and "ID test mean" not in t5
 
 
+def test_model_blocks_are_listed_smallest_preset_first_whatever_ran_first(tmp_path):
+    sweep_dir = tmp_path / "mstar"
+    runs = [write_run(sweep_dir, f"SFT [{m}]", 0, {"method": {"kind": "sft"}, "model": model}, mstar_evals(0.0))
+            for m, model in (("medium", {"preset": "medium"}), ("ckpt", {"path": "/ckpt/ckpt"}),
+                             ("small", {"preset": "small"}))]
+    write_manifest(sweep_dir, runs)
+    t4 = tables.table4(load.load([sweep_dir])).numbers
+    assert list(dict.fromkeys(t4.Model)) == ["small", "medium", "ckpt"]
+
+
 def test_running_runs_feed_dynamics_figures_but_not_tables(tmp_path):
     sweep_dir = tmp_path / "dynamics"
     rows = [r for r in dynamics_rows(0, 3, lambda it: 1.0) if "metric" in r]   # no summary rows yet
