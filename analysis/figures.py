@@ -2,7 +2,7 @@
 
 Each function takes the records of the runs that feed it and returns a `Figure` (None when there
 is nothing to draw). Curves over training are means over seeds with a 95% t band, the same
-interval as the tables (stats.band); a single seed draws a line without a band.
+interval as the tables (stats.band, cut to 0-100 for percentages); a single seed draws a line without a band.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from analysis.load import Results, model_order  # noqa: E402
 from analysis.settings import (BAND_ALPHA, METRIC_LABELS, METRIC_NAMES, PANEL, PERCENT, SCORERS,  # noqa: E402
                                STEP_GROUPS, STYLE, TEMPERATURE_PALETTE, VERIFIER_AGGREGATE, VOTING_LABELS,
                                X_TRAINING)
-from analysis.stats import band  # noqa: E402
+from analysis.stats import band, percent_band  # noqa: E402
 
 
 @dataclass
@@ -79,7 +79,7 @@ def fig2a(res: Results) -> Figure | None:
     dashes = {s: (4, 2) if "oracle" in s else "" for s in d.series.unique()}   # the oracle is a bound, dashed
     fig, axes = _axes(1, 1)
     ax = axes[0, 0]
-    sns.lineplot(d, x="n", y="accuracy", hue="series", style="series", dashes=dashes, marker="o", errorbar=band,
+    sns.lineplot(d, x="n", y="accuracy", hue="series", style="series", dashes=dashes, marker="o", errorbar=percent_band,
                  ax=ax)
     greedy = _greedy_pi0(res)
     if greedy is not None:
@@ -167,7 +167,7 @@ def fig3(res: Results) -> Figure | None:
     x, xlabel = _x(both)
     fig, axes = _axes(1, 1)
     sns.lineplot(both.assign(value=both.value * PERCENT), x=x, y="value", hue="series", marker="o",
-                 errorbar=band, err_kws={"alpha": BAND_ALPHA}, ax=axes[0, 0])
+                 errorbar=percent_band, err_kws={"alpha": BAND_ALPHA}, ax=axes[0, 0])
     axes[0, 0].set(xlabel=xlabel, ylabel="val accuracy (%)", title="Greedy accuracy and Pass@K over training")
     _legend_right(fig, axes)
     return Figure("fig3", "Figure 3: greedy accuracy and Pass@K over training",
@@ -183,7 +183,7 @@ def _per_temperature(ax, d: pd.DataFrame, metric: str, title: str) -> None:
     x, xlabel = _x(m)
     temps = sorted(m.temperature.astype(float).unique())
     m = m.assign(value=m.value * PERCENT, T=m.temperature.astype(float).map(lambda t: f"T={t:g}"))
-    sns.lineplot(m, x=x, y="value", hue="T", hue_order=[f"T={t:g}" for t in temps], errorbar=band,
+    sns.lineplot(m, x=x, y="value", hue="T", hue_order=[f"T={t:g}" for t in temps], errorbar=percent_band,
                  palette=sns.color_palette(TEMPERATURE_PALETTE, len(temps)), err_kws={"alpha": BAND_ALPHA}, ax=ax)
     ax.set(xlabel=xlabel, ylabel=METRIC_LABELS[metric], title=title)
 
@@ -234,7 +234,7 @@ def fig5(res: Results) -> Figure | None:
                 _empty(ax, metric)
                 continue
             sns.lineplot(m.assign(value=m.value * PERCENT), x=x, y="value", hue="short_label", hue_order=labels,
-                         palette=palette, marker="o", errorbar=band, err_kws={"alpha": BAND_ALPHA}, ax=ax)
+                         palette=palette, marker="o", errorbar=percent_band, err_kws={"alpha": BAND_ALPHA}, ax=ax)
             ax.set(xlabel=xlabel, ylabel=METRIC_LABELS[metric], title=f"{model}: {METRIC_NAMES[metric]}")
     _legend_right(fig, axes, "recipe")
     return Figure("fig5", "Figure 5: M-STAR versus the static recipe",

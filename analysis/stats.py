@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from analysis.settings import CONFIDENCE, DECIMALS, MISSING
+from analysis.settings import CONFIDENCE, DECIMALS, MISSING, PERCENT
 
 
 @lru_cache(maxsize=None)
@@ -53,6 +53,16 @@ def band(values) -> tuple[float, float]:
     mean, half, _ = mean_ci(values)
     half = 0.0 if math.isnan(half) else half
     return mean - half, mean + half
+
+
+def percent_band(values) -> tuple[float, float]:
+    """`band` of a percentage, cut to [0, 100]: a t-interval over two seeds easily reaches past both ends.
+
+    >>> [round(x, 1) for x in percent_band([90.0, 100.0])]
+    [31.5, 100.0]
+    """
+    low, high = band(values)
+    return max(low, 0.0), min(high, PERCENT)
 
 
 def cell(mean: float, half: float, n: int) -> str:
