@@ -2,7 +2,8 @@
 
 Each function takes the records of the runs that feed it and returns a `Figure` (None when there
 is nothing to draw). Curves over training are means over seeds with a 95% t band, the same
-interval as the tables (stats.band, cut to 0-100 for percentages); a single seed draws a line without a band.
+interval as the tables (stats.band, cut to 0-100 for percentages); a single seed draws a line without
+a band.
 """
 from __future__ import annotations
 
@@ -79,8 +80,8 @@ def fig2a(res: Results) -> Figure | None:
     dashes = {s: (4, 2) if "oracle" in s else "" for s in d.series.unique()}   # the oracle is a bound, dashed
     fig, axes = _axes(1, 1)
     ax = axes[0, 0]
-    sns.lineplot(d, x="n", y="accuracy", hue="series", style="series", dashes=dashes, marker="o", errorbar=percent_band,
-                 ax=ax)
+    sns.lineplot(d, x="n", y="accuracy", hue="series", style="series", dashes=dashes, marker="o",
+                 errorbar=percent_band, ax=ax)
     greedy = _greedy_pi0(res)
     if greedy is not None:
         ax.axhline(greedy, color="gray", ls=":", label=r"greedy decoding ($\pi_0$)")
