@@ -32,16 +32,16 @@ class Table:
 
 # ---------------------------------------------------------------- rows and values
 
-def collect(res: Results, columns: dict, stages: bool, group: str | None = None):
-    """(rows, values) of a table from its runs. `columns` maps (split, task) -> column name.
+def collect(res: Results, columns: dict, stages: bool, by_model: bool = False):
+    """(rows, values) of a table from its runs. `columns` maps (split, task) -> column name; `by_model`
+    gives each model its own block of rows (group), in `model_order`.
 
     rows: one per table row: row id, group, label, state counts and the first run's config fields.
     values: row, column, replicate, value (%), from done runs only (final scores), and for the
     base / warm-up rows from each distinct stage (see load.scores)."""
-    runs = res.runs.assign(group=res.runs[group] if group else "")
+    runs = res.runs.assign(group=res.runs.model if by_model else "")
     rows, values = [], []
-    order = model_order(runs.group) if group == "model" else list(dict.fromkeys(runs.group))
-    for grs in (runs[runs.group == g] for g in order):
+    for grs in (runs[runs.group == g] for g in model_order(runs.group)):
         parts = [(_stage_row(grs, st), _stage_values(res, grs, st, columns))
                  for st in ("base", "warmup") if stages]
         parts += [(_run_row(lrs), _final_values(res, lrs, columns))
@@ -242,7 +242,7 @@ def table4(res: Results) -> Table:
     """The OOD test by task for each model and method, with the gain over +warm-up (paper Table 4)."""
     tasks = sorted(set(res.scores[res.scores.split == "test_ood"].task) - {"ALL"}, key=lambda t: TASKS.get(t, t))
     columns = {("test_ood", "ALL"): "ALL", **{("test_ood", t): TASKS.get(t, t) for t in tasks}}
-    rows, values = collect(res, columns, stages=True, group="model")
+    rows, values = collect(res, columns, stages=True, by_model=True)
     rows = rows.assign(Model=rows.group, Method=rows.short_label)
     numbers, shown = assemble(rows, values, list(columns.values()), ["Model", "Method"], gains=True)
     return Table("table4", "Table 4: OOD test by task",
@@ -254,7 +254,7 @@ def table5(res: Results) -> Table:
     """Every benchmark split (all but test_id and val) per model, and their average (paper Table 5)."""
     splits = [s for s in dict.fromkeys(res.scores.split) if s not in NOT_BENCHMARKS]
     names = [SPLITS.get(s, s) for s in splits]
-    rows, values = collect(res, {(s, "ALL"): n for s, n in zip(splits, names)}, stages=True, group="model")
+    rows, values = collect(res, {(s, "ALL"): n for s, n in zip(splits, names)}, stages=True, by_model=True)
     values = with_average(values, names)
     rows = rows.assign(Model=rows.group, Method=rows.short_label)
     numbers, shown = assemble(rows, values, names + ["Average"], ["Model", "Method"], gains=True)
