@@ -1,75 +1,37 @@
-"""Answer extraction, MathVista-style normalization, equivalence and an exact-match reward."""
+"""MathVista-style normalization, equivalence and an exact-match reward that never raises on a response.
+
+The answer is found by harness.answer_extraction (rules); this module judges it against the gold.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import string
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from math_verify import parse, verify
+
+from harness.answer_extraction import extract_answer
 
 # We call math-verify with its signal-based timeouts off (they fail off the main thread) and bound
 # input size instead; its warning about that would otherwise print on every process start.
 logging.getLogger("math_verify").setLevel(logging.ERROR)
-_MARKER = re.compile(r"\b(?:the\s+(?:final\s+)?answer\s+is\b\s*:?|answer\s*:)\s*", re.IGNORECASE)
 _LETTER = re.compile(r"^\(?([A-Za-z])\)?[.:]?$")
 _LETTER_TEXT = re.compile(r"^\(?([A-Za-z])[).:]\s*(.+)$")
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)$")
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
+_MAX_NUMBER_CHARS = 200  # longer is no number a gold can equal; bounds the work on a runaway sample
+_UNIT_CHARS = string.whitespace + string.ascii_letters + "°%"  # trailing unit words and symbols
 _MAX_VERIFY_CHARS = 64  # math-verify runs without a timeout, so only short inputs keep time bounded
-
-
-def _last_boxed(line: str) -> str | None:
-    """Return the contents of the last \\boxed{...} in line, matching nested braces."""
-    start = line.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, i = 1, start + len("\\boxed{")
-    for j in range(i, len(line)):
-        depth += {"{": 1, "}": -1}.get(line[j], 0)
-        if depth == 0:
-            return line[i:j]
-    return None
-
-
-def _clean(text: str) -> str | None:
-    """Strip whitespace, markdown bold, $...$ wrappers, \\boxed{} and one trailing period."""
-    text = text.strip().strip("*").strip()
-    if len(text) > 1 and text.startswith("$") and text.endswith("$"):
-        text = text.strip("$").strip()
-    text = _last_boxed(text) or text
-    text = re.sub(r"\.$", "", text).strip()
-    return text or None
-
-
-def extract_answer(response: str) -> str | None:
-    """Return the final answer in a response: the last marker wins, a lone line is the answer.
-
-    >>> extract_answer("bars: A=3 B=7\\nask B-A\\n7-3=4\\nanswer: 4")
-    '4'
-    >>> extract_answer("(B)")
-    '(B)'
-    >>> extract_answer("Some reasoning.\\nThe answer is \\\\boxed{\\\\frac{1}{2}}.")
-    '\\\\frac{1}{2}'
-    >>> extract_answer("Answer: Circle.")
-    'Circle'
-    >>> extract_answer("first line\\nsecond line") is None
-    True
-    """
-    lines = [line for line in (response or "").strip().splitlines() if line.strip()]
-    for line in reversed(lines):
-        markers = list(_MARKER.finditer(line))
-        if markers:
-            return _clean(line[markers[-1].end():])
-        boxed = _last_boxed(line)
-        if boxed is not None:
-            return _clean(boxed)
-    return _clean(lines[0]) if len(lines) == 1 else None
+# ... and only on plain arithmetic: sympy evaluates "9^9^9^9", factorials or binomials exactly and never returns.
+_VERIFY_COMMANDS = {"frac", "dfrac", "tfrac", "sqrt", "pi", "cdot", "times", "div", "left", "right", "circ", "degree"}
+_DEGREES = re.compile(r"\^\{?\\circ\}?")
 
 
 def _squash(text: str) -> str:
-    """Lower-case and drop all whitespace, for case/space-insensitive matching."""
-    return re.sub(r"\s+", "", text).lower()
+    """Lower-case, drop all whitespace and a trailing period: options often end in one ("The cat is black.")."""
+    return re.sub(r"\s+", "", text).lower().rstrip(".")
 
 
 def _choice(pred: str, choices: list[str]) -> str | None:
@@ -94,7 +56,9 @@ def _number(pred: str, unit: str | None) -> Decimal | None:
     text = pred.strip()
     if unit and text.lower().endswith(unit.strip().lower()) and unit.strip():
         text = text[: -len(unit.strip())]
-    text = re.sub(r"[\sA-Za-z°%]+$", "", text).lstrip("$").strip()
+    if len(text) > _MAX_NUMBER_CHARS:
+        return None
+    text = text.rstrip(_UNIT_CHARS).lstrip("$").strip()
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
     if not _NUMBER.match(text):
@@ -149,16 +113,31 @@ def normalize(pred: str, record: dict) -> str | None:
         precision = int(record.get("precision") if record.get("precision") is not None else 1)
         if value is None:
             return None
-        # Decimal half-up rounding of the decimal text, so 2.445 -> 2.45 regardless of binary floats
-        return format(value.quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP), "f")
+        # Decimal half-up rounding of the decimal text, so 2.445 -> 2.45 regardless of binary floats; the context
+        # holds every digit of the value (the default 28 would raise on a 40-digit number a model wrote)
+        with localcontext() as ctx:
+            ctx.prec = max(ctx.prec, value.adjusted() + precision + 2)
+            return format(value.quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP), "f")
     if answer_type == "list":
         return _list(pred)
     return re.sub(r"\s+", " ", pred).lower()
 
 
+def verifiable(text: str) -> bool:
+    r"""Whether math-verify may see text: short, and arithmetic that sympy evaluates in bounded time.
+
+    >>> verifiable("\\frac{1}{2}"), verifiable("45^\\circ"), verifiable("9^9^9^9"), verifiable("\\binom{99}{7}")
+    (True, True, False, False)
+    """
+    text = _DEGREES.sub("", text)
+    if len(text) > _MAX_VERIFY_CHARS or "^" in text or "!" in text or "**" in text:
+        return False
+    return all(cmd in _VERIFY_COMMANDS for cmd in re.findall(r"\\([A-Za-z]+)", text))
+
+
 def _equivalent(gold: str, pred: str, record: dict) -> bool:
     """Return math-verify's verdict on gold vs pred; any failure counts as not equivalent."""
-    if max(len(gold), len(pred)) > _MAX_VERIFY_CHARS:
+    if not (verifiable(gold) and verifiable(pred)):
         return False
     precision = record.get("precision")
     rounding = int(precision) if record.get("answer_type") == "float" and precision is not None else 6
@@ -184,16 +163,31 @@ def is_correct(pred: str | None, record: dict) -> bool:
     return _equivalent(str(gold).strip(), str(pred).strip(), record)
 
 
+def judge(response: str, record: dict) -> float | None:
+    """1.0 if the response's extracted answer is correct, else 0.0; None if judging it failed (ungradable).
+
+    A reward function sees whatever a model samples (at T=2: 40-digit numbers, broken LaTeX): judging one
+    response must never stop a run, so an unexpected error makes that response ungradable, not fatal."""
+    try:
+        return 1.0 if is_correct(extract_answer(response), record) else 0.0
+    except Exception:  # noqa: BLE001  the count of ungradable responses is reported per iteration
+        return None
+
+
 def exact_match_reward(responses: list[str], **record) -> list[float | None]:
-    """Score each response 1.0 if its extracted answer is correct, else 0.0; None when ungradable.
+    """Score each response 1.0 if its extracted answer is correct, else 0.0; None when it cannot be judged
+    (no gold answer, or judging failed: see `judge`).
 
     >>> record = {"question_type": "free_form", "answer_type": "integer", "answer": "4"}
     >>> exact_match_reward(["7-3=4\\nanswer: 4", "answer: 5", "I am not sure\\nwhat this is"], **record)
     [1.0, 0.0, 0.0]
     >>> exact_match_reward(["answer: 4"], question_type="free_form", answer_type="integer", answer=None)
     [None]
+    >>> exact_match_reward(["answer: " + "9" * 40 + ".5"], question_type="free_form", answer_type="float",
+    ...                    answer="3.5", precision=1)
+    [0.0]
     """
     gold = record.get("answer")
     if gold is None or not str(gold).strip():
         return [None] * len(responses)
-    return [1.0 if is_correct(extract_answer(r), record) else 0.0 for r in responses]
+    return [judge(r, record) for r in responses]

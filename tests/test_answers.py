@@ -172,3 +172,18 @@ def test_exact_match_reward_missing_answer_key():
 def test_exact_match_reward_ignores_extra_columns():
     record = ff("4", "integer")
     assert exact_match_reward(["answer: 4"], prompts=["q"], image=None, **record) == [1.0]
+
+
+@pytest.mark.parametrize("response, record, expected", [
+    ("the correct answer is C: 7.", {**mc("7", "num"), "choices": ["5", "6", "7", "8"]}, 1.0),
+    ("Therefore, the correct option is (C).", {**mc("triangle")}, 1.0),
+    ("Therefore, the correct option is (C).", {**mc("square")}, 0.0),
+    ("The answer is 12 apples, not 13.", ff("13", "integer"), 0.0),
+    ("The answer is 12 apples, not 13.", ff("12", "integer"), 1.0),
+    ("So the answer is (D) hexagon.", mc("hexagon"), 1.0),
+    ("Answer: The cat is black", {**mc("x"), "choices": ["The dog is white.", "The cat is black."],
+                                  "answer": "The cat is black."}, 1.0),
+])
+def test_verbose_responses_are_scored_on_their_answer_span(response, record, expected):
+    """Issue 17: phrasings of real models; math-verify sees the extracted span, never the sentence."""
+    assert exact_match_reward([response], **record) == [expected]
