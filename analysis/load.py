@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from harness.config import MODEL_PRESETS
-from harness.configio import ConfigError
+from harness.config import MODEL_PRESETS, RunConfig
+from harness.configio import ConfigError, from_dict, to_dict
 
 # Config fields every table and figure can group by: column -> (dotted keys, value when absent).
 # The first key present wins (the adaptive policy moved from rollout.* to temperature.*). Absent
@@ -151,7 +151,7 @@ def run_row(sweep: str, order: int, path: Path, entry: dict) -> dict:
            "base_stage": inputs.get("base"), "warmup_stage": inputs.get("warmup"), "prm": inputs.get("prm"),
            "has_config": config is not None}
     return {**row, **(run_fields(config) if config else {c: math.nan for c in FIELDS}),
-            "_overrides": entry.get("overrides") or {}}
+            "_overrides": entry.get("overrides") or {}, "_settings": entry.get("settings")}
 
 
 def run_fields(config: dict) -> dict:
@@ -194,17 +194,31 @@ def _get(d: dict, dotted: str):
 
 
 def fill_from_siblings(runs: pd.DataFrame) -> pd.DataFrame:
-    """Give a run without config.yaml (not started) the fields of a started run with the same label,
-    else those its manifest overrides imply, so it lands in the right (empty) table row."""
+    """Give a run without config.yaml (not started) the fields of its resolved config (the manifest's
+    settings, with every default), else those of a started run with the same label, else those its
+    manifest overrides imply (manifests written before settings were), so it lands in the right table row."""
     runs = runs.copy()
     cols = list(FIELDS)
     runs[cols] = runs[cols].astype(object)
     started = runs[runs.has_config].groupby(["sweep", "label"])[cols].first()
     for i, r in runs[~runs.has_config].iterrows():
         key = (r.sweep, r.label)
-        fields = started.loc[key].to_dict() if key in started.index else run_fields(r._overrides)
+        resolved = planned_config(r._settings)
+        fields = (run_fields(resolved) if resolved is not None else
+                  started.loc[key].to_dict() if key in started.index else run_fields(r._overrides))
         runs.loc[i, cols] = pd.Series(fields)[cols].values
-    return runs.drop(columns=["_overrides"]).where(runs.notna(), None)
+    return runs.drop(columns=["_overrides", "_settings"]).where(runs.notna(), None)
+
+
+def planned_config(settings: dict | None) -> dict | None:
+    """The full config (defaults filled in) of a run from its manifest settings; None if there are none or
+    they no longer validate (a sweep planned by an older harness)."""
+    if not isinstance(settings, dict):
+        return None
+    try:
+        return to_dict(from_dict(RunConfig, settings))
+    except ConfigError:
+        return None
 
 
 def _json(path: Path):

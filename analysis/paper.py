@@ -29,8 +29,10 @@ def model() -> str:
 
 
 def rows(table: str) -> pd.DataFrame:
-    """One row per published row, with its key fields and values (accuracy, %)."""
-    return pd.DataFrame(numbers()[table]["rows"])
+    """One row per published row, with its key fields (those every row of the table shares included) and
+    values (accuracy, %)."""
+    t = numbers()[table]
+    return pd.DataFrame([{**t.get("fixed", {}), **r} for r in t["rows"]])
 
 
 def column_names(table: str) -> dict[str, str]:

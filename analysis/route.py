@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 FEEDS = {   # kind -> what it produces
+    "controls": ["controls"],
     "training_method": ["table1"],
     "selection": ["table2"],
     "unlabeled": ["table3"],
@@ -17,17 +18,25 @@ FEEDS = {   # kind -> what it produces
 
 
 def distinct(runs: pd.DataFrame, cols: list[str]) -> int:
-    """Distinct configurations over the given fields (missing values count as one value)."""
-    return len(runs[cols].astype(str).drop_duplicates())
+    """Distinct configurations over the given fields (missing values count as one value; 2 and 2.0 as one).
+
+    >>> distinct(pd.DataFrame({"k": [2, 2.0, None], "op": ["all", "all", "all"]}), ["k", "op"])
+    2
+    """
+    as_float = lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v  # noqa: E731
+    return len(runs[cols].map(as_float).astype(str).drop_duplicates())
 
 
 def kind(runs: pd.DataFrame, dynamics: pd.DataFrame) -> str | None:
     """The kind of one sweep's runs, or None if it feeds no table or figure.
 
+    controls: some run is a control (trains on gold solutions, or keeps only what the reward model rejects);
     mstar: some run adapts its temperature (the final recipe compared with static baselines);
     unlabeled: some run mixes in unlabeled prompts; selection: no unlabeled prompts and two or more
     selection/reward settings; training_method: plain exact-match runs over two or more methods or
     intervals; dynamics: what is left, if its runs log dynamics rows (Figures 3 and 4)."""
+    if (runs.method == "gold_sft").any() or (runs.operator == "below_threshold").any():
+        return "controls"
     if (runs.policy == "adaptive").any():
         return "mstar"
     if (runs.unlabeled != "none").any():

@@ -22,7 +22,7 @@ TASKS = {
 
 # Display names of config values.
 METHODS = {"base": "base", "warmup": "+warm-up", "sft": "SFT", "iterative_rft": "Iterative RFT",
-           "restem": "ReST-EM", "continuous": "Continuous"}
+           "restem": "ReST-EM", "continuous": "Continuous", "gold_sft": "SFT on gold solutions"}
 INIT = {"iterative_rft": "π_t", "continuous": "π_t", "restem": "π_0"}   # Table 1 column M
 PRM_MARK = {"none": "×", "prm": "✓", "oracle": "oracle"}
 ORACLE_MARK = {"none": "-", "oracle": "✓", "pseudo": "×"}

@@ -158,11 +158,13 @@ def key_table1(r) -> tuple:
 
 
 def key_table2(r) -> tuple:
-    return _norm(r["reward"], r["operator"], r.get("k") if r["operator"] in ("random", "top_k") else None)
+    return _norm(r["method"], r.get("interval"), r["reward"], r["operator"],
+                 r.get("k") if r["operator"] in ("random", "top_k") else None)
 
 
 def key_table3(r) -> tuple:
-    return _norm(r["unlabeled"], r["reward"], r.get("mixin") if r["unlabeled"] != "none" else None)
+    return _norm(r["method"], r.get("interval"), r["unlabeled"], r["reward"],
+                 r.get("mixin") if r["unlabeled"] != "none" else None)
 
 
 # ---------------------------------------------------------------- the five tables

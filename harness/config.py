@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from harness.methods import METHODS, SAMPLED
 from harness.configio import ConfigError, deep_merge, from_dict, load_yaml, parse_overrides, spec, to_dict
 
 FAMILIES = ["chart", "geometry", "word_problem", "arrow_diagram", "counting"]
@@ -135,7 +136,10 @@ class WarmupConfig:
     samples_per_query: int = spec(16, "K responses per labeled query", ge=1)
     temperature: float = spec(1.0, "sampling temperature", gt=0)
     max_examples: int = spec(2400, "N correct rationales kept for SFT (sampled)", ge=1)
-    max_per_query: int = spec(4, "at most this many distinct correct rationales per query", ge=1)
+    dedup: bool = spec(False, "drop identical correct rationales of a query before sampling N (the paper keeps "
+                              "every correct one, then samples N)")
+    max_per_query: int | None = spec(None, "at most this many correct rationales per query; null = no cap "
+                                           "(the paper's)", ge=1)
     epochs: int = spec(2, "SFT epochs over the kept rationales", ge=1)
     optim: OptimConfig = spec(OptimConfig(lr=5e-4, batch_size=8), "optimizer")
 
@@ -154,11 +158,15 @@ class RolloutConfig:
 class SelectConfig:
     """The paper's H operator: which distinct correct responses of a query are trained on."""
 
-    operator: str = spec("all", "all | random (k) | top_k (k best by reward model) | threshold (score > alpha)",
-                         choices=["all", "random", "top_k", "threshold"])
+    operator: str = spec("all", "all | random (k) | top_k (k best by reward model) | threshold (score > alpha) | "
+                                "below_threshold (score <= alpha: the negative control, not a method)",
+                         choices=["all", "random", "top_k", "threshold", "below_threshold"])
     k: int = spec(2, "responses kept per query by random and top_k", ge=1)
     alpha: float = spec(0.2, "threshold: keep responses whose reward-model score is above it (paper: 0.2)")
-    max_per_query: int = spec(4, "at most this many distinct correct responses per query (all, threshold)", ge=1)
+    dedup: bool = spec(False, "drop identical correct responses of a query before H chooses; the paper's Improve "
+                              "step keeps every correct one (it de-duplicates only PRM training data)")
+    max_per_query: int | None = spec(None, "at most this many responses of a query are trained on, after H; "
+                                           "null = no cap (the paper's)", ge=1)
 
 
 @dataclass
@@ -188,6 +196,10 @@ class PRMConfig:
     freeze_vision: bool = spec(True, "freeze the vision encoder while training the PRM (the paper's choice)")
     optim: OptimConfig = spec(OptimConfig(lr=5e-4, batch_size=8), "optimizer")
     verifier_samples: int = spec(16, "responses of pi_0 per validation question for the verifier analysis (Fig. 2)", ge=1)
+    controls: bool = spec(True, "also train PRMs on the oracle's exact step labels and on shuffled labels, and score the "
+                                "verifier samples by their own Monte-Carlo labels (the ceiling): verifier/ compares all")
+    ceiling_completions: int = spec(4, "completions per step prefix when Monte-Carlo labelling the verifier samples "
+                                       "(the ceiling scorer; its cost grows with it)", ge=1)
 
 
 @dataclass
@@ -204,11 +216,13 @@ class UnlabeledConfig:
 class MethodConfig:
     """How self-evolution carries state across iterations."""
 
-    kind: Literal["sft", "iterative_rft", "restem", "continuous"] = spec(
+    kind: Literal["sft", "iterative_rft", "restem", "continuous", "gold_sft"] = spec(
         "continuous", "sft | iterative_rft (keep model) | restem (restart from pi_0) | continuous "
-                      "(keep model + optimizer + LR schedule)")
+                      "(keep model + optimizer + LR schedule) | gold_sft (a control: continuous on gold solutions)")
     interval: float = spec(0.25, "fraction of the labeled queries per iteration", gt=0, le=1)
-    passes: float = spec(1.0, "training budget: passes over the labeled queries, equal for every interval", gt=0)
+    # 2 passes: at interval 1.0 iterative RFT, ReST-EM and continuous then run two iterations and differ (with one
+    # they are the same run three times); 1.0 halves the cost of every sweep.
+    passes: float = spec(2.0, "training budget: passes over the labeled queries, equal for every interval", gt=0)
     optim: OptimConfig = spec(OptimConfig(lr=2e-4, batch_size=8), "optimizer of the Improve step")
 
 
@@ -295,20 +309,27 @@ class RunConfig:
 
     def check(self):
         problems = []
-        if self.select.max_per_query > self.rollout.samples_per_query:
+        if (self.select.max_per_query or 0) > self.rollout.samples_per_query:
             problems.append(("select.max_per_query", f"keeps more responses than are sampled "
                              f"(rollout.samples_per_query={self.rollout.samples_per_query}); lower it"))
-        if self.warmup.max_per_query > self.warmup.samples_per_query:
+        if (self.warmup.max_per_query or 0) > self.warmup.samples_per_query:
             problems.append(("warmup.max_per_query", f"keeps more rationales than are sampled "
                              f"(warmup.samples_per_query={self.warmup.samples_per_query}); lower it"))
-        if self.select.operator in ("top_k", "threshold") and self.reward_model.kind == "none":
+        if self.select.operator in ("top_k", "threshold", "below_threshold") and self.reward_model.kind == "none":
             problems.append(("select.operator", f"{self.select.operator} ranks by a reward model; "
                              "set reward_model.kind to prm or oracle"))
         if self.select.operator in ("random", "top_k") and self.select.k > self.rollout.samples_per_query:
             problems.append(("select.k", f"keeps more responses than are sampled "
                              f"(rollout.samples_per_query={self.rollout.samples_per_query}); lower it"))
-        if self.unlabeled.mode != "none" and self.method.kind == "sft":
-            problems.append(("unlabeled.mode", "sft trains on the given answers; unlabeled prompts have none"))
+        method = METHODS.get(self.method.kind) if self.method.kind in METHODS else None
+        if self.method.optim.schedule == "cosine" and method and method.keeps_optimizer:
+            problems.append(("method.optim.schedule", f"{self.method.kind} keeps one optimizer and LR schedule for "
+                             "the whole run, whose length in steps is not known in advance; use constant (the "
+                             "paper's), or a method with a fresh optimizer per iteration (iterative_rft, restem: "
+                             "cosine then decays over each Improve step)"))
+        if self.unlabeled.mode != "none" and method and method.responses != SAMPLED:
+            problems.append(("unlabeled.mode", f"{self.method.kind} does not learn from its own samples' answers; "
+                             "unlabeled prompts only make sense for self-evolving methods"))
         if self.temperature.policy == "adaptive" and self.temperature.metric == "reward_pass_at_2" \
                 and self.reward_model.kind == "none":
             problems.append(("temperature.metric", "Reward-Pass@2 needs a reward model; set reward_model.kind"))

@@ -24,14 +24,14 @@ from harness.datasets import Record
 from harness.dynamics import ValSamples, measure, monitor_rows
 from harness.evaluate import evaluate, prompts_of, score
 from harness.io import atomic_write_json, read_json
-from harness.methods import METHODS, Method
+from harness.methods import GOLD, METHODS, Method
 from harness.datasets import short_answer
 from harness.modeling import load_model
 from harness.pipeline import Inputs, eval_splits, load_splits, prepare
 from harness.rollout import BACKENDS, greedy
 from harness.rundir import RunDir, run_path
 from harness.reward_models import load_reward_model, response_scores
-from harness.selection import SELECTORS, dedup_correct
+from harness.selection import SELECTORS, correct_responses
 from harness.temperature import TEMPERATURE_POLICIES
 from harness.unlabeled import mixin_slices, weighted_vote
 from harness.sft import Example, make_optimizer, train_epoch
@@ -106,20 +106,26 @@ def reward_model_scores(rm, cfg: RunConfig, queries: list[Record], responses: li
     weight its vote), the correct ones of a labeled query."""
     if rm is None:
         return [None] * len(queries)
-    wanted = [resps if rec.answer is None else dedup_correct(resps, rews)
+    wanted = [resps if rec.answer is None else correct_responses(resps, rews, dedup=True)  # scored once per string
               for rec, resps, rews in zip(queries, responses, rewards)]
     return response_scores(rm, cfg.reward_model.aggregate, queries, wanted)
 
 
-def select(responses, rewards, scores, queries: list[Record], cfg: RunConfig, seed: int) -> tuple[list[Example], dict]:
-    """Distinct correct responses of each query, chosen by the H operator; with selection statistics."""
-    choose, rng = SELECTORS.get(cfg.select.operator), random.Random(seed)
+def select(responses, rewards, scores, queries: list[Record], cfg: RunConfig, seed: int,
+           gold: bool = False) -> tuple[list[Example], dict]:
+    """The correct responses of each query (de-duplicated with select.dedup), chosen by the H operator and
+    capped at select.max_per_query; with selection statistics. With `gold`, each chosen response is replaced
+    by the query's gold solution (the gold_sft control: the same examples per query, perfect reasoning)."""
+    s = cfg.select
+    choose, rng = SELECTORS.get(s.operator), random.Random(seed)
     examples, kept_per_query, fp, judged = [], [], 0, 0
     for resps, rews, sc, rec in zip(responses, rewards, scores, queries):
-        correct = dedup_correct(resps, rews)
-        kept = choose(correct, [sc[r] for r in correct] if sc is not None else None, cfg.select, rng) if correct else []
+        correct = correct_responses(resps, rews, s.dedup)
+        kept = choose(correct, [sc[r] for r in correct] if sc is not None else None, s, rng)[:s.max_per_query] \
+            if correct else []
         kept_per_query.append((len(kept), len(correct)))
         for resp in kept:
+            resp = gold_solution(rec) if gold else resp
             examples.append(Example(Prompt(rec.question, rec.image, cot=True), resp))
             ok = reasoning_correct(resp, rec)
             if ok is not None:
@@ -128,10 +134,17 @@ def select(responses, rewards, scores, queries: list[Record], cfg: RunConfig, se
     flat = [x or 0.0 for rews in labeled for x in rews]
     with_correct = [(k, c) for k, c in kept_per_query if c]
     stats = {"reward_mean": _mean(flat), "pass_at_k": _mean([float(any(x == 1.0 for x in r)) for r in labeled]),
+             "ungradable": sum(x is None for rews in labeled for x in rews),  # judging failed: counted, never fatal
              "selected": len(examples), "selected_false_positive_rate": fp / judged if judged else None,
              # the paper's diagnosis of the threshold operator: it keeps all or none of a query's responses
              "all_or_none_share": _mean([float(k in (0, c)) for k, c in with_correct])}
     return examples, stats
+
+
+def gold_solution(rec: Record) -> str:
+    if not rec.solution:
+        raise ValueError(f"record {rec.id} has no gold solution: method.kind=gold_sft needs the embedded world")
+    return "\n".join(rec.solution)
 
 
 def pseudo_label_stats(queries: list[Record], golds: list[str | None]) -> dict:
@@ -145,7 +158,7 @@ def pseudo_label_stats(queries: list[Record], golds: list[str | None]) -> dict:
 
 
 def generate_reward_select(model, adapter, cfg: RunConfig, rm, queries: list[Record], temperature: float,
-                           t: int) -> tuple[list[Example], dict]:
+                           t: int, gold: bool = False) -> tuple[list[Example], dict]:
     """One iteration's training examples from the policy's own samples, with selection statistics."""
     responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"))
     rewards = reward(responses, queries, [rec.answer for rec in queries])  # unlabeled rows wait for their gold
@@ -153,7 +166,7 @@ def generate_reward_select(model, adapter, cfg: RunConfig, rm, queries: list[Rec
     golds = [gold_answer(rec, resps, sc, cfg.unlabeled.mode) for rec, resps, sc in zip(queries, responses, scores)]
     rewards = [rews if rec.answer is not None else reward([resps], [rec], [g])[0]
                for rews, resps, rec, g in zip(rewards, responses, queries, golds)]
-    examples, sel = select(responses, rewards, scores, queries, cfg, derive_seed(cfg.seed, t, "select"))
+    examples, sel = select(responses, rewards, scores, queries, cfg, derive_seed(cfg.seed, t, "select"), gold)
     return examples, {**sel, **pseudo_label_stats(queries, golds)}
 
 
@@ -162,11 +175,11 @@ def given_answers(queries: list[Record]) -> list[Example]:
     return [Example(Prompt(rec.question, rec.image, cot=False), short_answer(rec.answer, rec.choices)) for rec in queries]
 
 
-def val_greedy(model, adapter, cfg: RunConfig, val: list[Record]) -> dict:
+def val_greedy(model, adapter, cfg: RunConfig, val: list[Record], cot: bool) -> dict:
     """Greedy accuracy on the whole validation split."""
     if not cfg.monitor.greedy:
         return {}
-    resp = greedy(model, adapter, prompts_of(val), cfg.model.max_new_tokens, cfg.eval.batch_sequences, desc="val")
+    resp = greedy(model, adapter, prompts_of(val, cot), cfg.model.max_new_tokens, cfg.eval.batch_sequences, desc="val")
     return {"val_greedy_accuracy": _mean(score(resp, val))}
 
 
@@ -198,13 +211,17 @@ def _mean(xs) -> float | None:
     return round(sum(xs) / len(xs), 4) if xs else None
 
 
-def carry_over(method: Method, model, adapter, opt, sched, cfg: RunConfig, pi0: Path):
-    """What iteration t+1 starts from: pi_t or pi_0; the running optimizer + LR schedule or fresh ones."""
-    if not method.keeps_model:
-        model, adapter = load_model(pi0, cfg.model)
-    if not method.keeps_optimizer:
-        opt, sched = make_optimizer(model, cfg.method.optim)
-    return model, adapter, opt, sched
+def carry_over(method: Method, model, adapter, cfg: RunConfig, pi0: Path):
+    """The model iteration t+1 starts from: pi_t or pi_0."""
+    return (model, adapter) if method.keeps_model else load_model(pi0, cfg.model)
+
+
+def improve_optimizer(method: Method, model, opt, sched, cfg: RunConfig, examples: list[Example]):
+    """The running optimizer + LR schedule, or fresh ones whose schedule spans this Improve step's steps."""
+    if method.keeps_optimizer:
+        return opt, sched
+    optim = cfg.method.optim
+    return make_optimizer(model, optim, total_steps=math.ceil(len(examples) / optim.batch_size))
 
 
 def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: RunDir, log: logging.Logger) -> Path:
@@ -223,12 +240,14 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
     pi0 = inputs.warmup / "model"
     ckpt = checkpoint.latest(rd.path)
     model, adapter = load_model(ckpt / "model" if ckpt else pi0, cfg.model)
-    opt, sched = make_optimizer(model, cfg.method.optim)
+    # a method that keeps its optimizer has one schedule for the whole run (constant: config.check refuses cosine)
+    opt, sched = make_optimizer(model, cfg.method.optim) if method.keeps_optimizer else (None, None)
     start, seen, temperature = 0, 0, cfg.rollout.temperature
     if ckpt:
         state = checkpoint.load_state(ckpt)
         start, seen, temperature = state["iteration"], state["queries_seen"], state.get("temperature", temperature)
-        checkpoint.load_trainer(ckpt, opt, sched)
+        if opt is not None:
+            checkpoint.load_trainer(ckpt, opt, sched)
         if main:
             rd.truncate_metrics(start)
         log.info("resuming after iteration %d/%d", start, plan.iterations)
@@ -237,7 +256,7 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
         rd.add_metrics(dynamics(vs, rm, cfg, 0, 0))  # pi_0, before self-evolution
     for t in range(start, plan.iterations):
         t0 = time.time()
-        model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
+        model, adapter = carry_over(method, model, adapter, cfg, pi0)
         examples = None
         if main:
             if vs is not None and vs.model is not model:  # ReST-EM restarted from pi_0
@@ -245,10 +264,12 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
             temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)
             queries = [labeled[i] for i in plan.queries(t)] + [unlabeled[i] for i in mixin[t]]
             if method.samples:
-                examples, sel = generate_reward_select(model, adapter, cfg, rm, queries, temperature, t)
+                examples, sel = generate_reward_select(model, adapter, cfg, rm, queries, temperature, t,
+                                                       gold=method.responses == GOLD)
             else:
                 examples, sel = given_answers(queries), {}
         examples, temperature = distributed.broadcast((examples, temperature))  # rank 0's, on every rank
+        opt, sched = improve_optimizer(method, model, opt, sched, cfg, examples)
         fit = train_epoch(model, adapter, opt, sched, examples, cfg.method.optim, derive_seed(cfg.seed, t, "sft"),
                           desc=f"improve {t + 1}/{plan.iterations}")
         seen += len(plan.queries(t))
@@ -257,7 +278,7 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
         vs = val_samples(model, adapter, cfg, val, t + 1)
         row = {"iteration": t + 1, "queries_seen": seen, "train_loss": fit["loss"], "sft_steps": fit["steps"],
                "lr": sched.get_last_lr()[0], "temperature": temperature, **probe, **sel,
-               **val_greedy(model, adapter, cfg, val)}
+               **val_greedy(model, adapter, cfg, val, method.cot)}
         rd.add_metrics([*dynamics(vs, rm, cfg, t + 1, seen), {**row, "seconds": round(time.time() - t0, 1)}])
         checkpoint.save(rd.path, model, adapter.processor, opt, sched,
                         {"iteration": t + 1, "queries_seen": seen, "temperature": temperature})
@@ -307,13 +328,15 @@ def _run_main(cfg: RunConfig, label: str, rd: RunDir) -> Path:
         final = evolve(cfg, inputs, splits, rd, log)
         benchmarks = {name: load_benchmark(name, path) for name, path in cfg.data.benchmarks.items()}
         model, adapter = load_model(final, cfg.model)
-        ev = evaluate(model, adapter, {**eval_splits(splits), **benchmarks}, cfg.model.max_new_tokens,
-                      cfg.eval.batch_sequences)
+        cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
+        ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"], **benchmarks},
+                      cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=cot)
         warm = read_json(inputs.warmup / "eval.json")
         if benchmarks:  # pi_0 on the extra test sets, for the gains over +warm-up (Table 5)
             warm.update(evaluate(*load_model(inputs.warmup / "model", cfg.model), benchmarks,
                                  cfg.model.max_new_tokens, cfg.eval.batch_sequences))
-        rd.write_eval({"final": ev, "warmup": warm, "base": read_json(Path(inputs.base) / "eval.json")})
+        rd.write_eval({"final": ev, "warmup": warm, "base": read_json(Path(inputs.base) / "eval.json"),
+                       "prompts": {"final": "cot" if cot else "plain", "warmup": "cot", "base": "plain"}})
         rd.set_status("done")
         log.info("done: test_id %.3f, test_ood %.3f (warm-up %.3f, %.3f)", ev["test_id"]["accuracy"],
                  ev["test_ood"]["accuracy"], *(read_json(inputs.warmup / "eval.json")[k]["accuracy"]

@@ -45,10 +45,13 @@ class RunSpec:
     overrides: dict         # nested overrides on top of the base config (block, grid point, seed)
     config: RunConfig
     path: Path              # the run folder
+    settings: dict | None = None  # every non-default value: base config + overrides + command line
 
     def manifest(self) -> dict:
+        """The run's entry in sweep.yaml; `settings` resolve to its config before it starts (harness report
+        files a half-finished sweep by what its runs will be, not by the few that ran)."""
         return {"label": self.label, "seed": self.seed, "block": self.block, "path": str(self.path),
-                "overrides": self.overrides}
+                "overrides": self.overrides, "settings": self.settings}
 
 
 def _namespace(d: Any) -> Any:
@@ -162,9 +165,9 @@ def expand(grid_file: str | Path, cli_overrides: dict | None = None, results_dir
                 overrides = deep_merge(_nested(point), {"seed": seed, "name": name})
                 if results_dir:
                     overrides["results_dir"] = results_dir
+                settings = deep_merge(deep_merge(base, overrides), cli)
                 try:
-                    cfg = from_dict(RunConfig, deep_merge(deep_merge(base, overrides), cli),
-                                    source=f"{src}: runs[{i}] ({block.get('label')!r})")
+                    cfg = from_dict(RunConfig, settings, source=f"{src}: runs[{i}] ({block.get('label')!r})")
                 except ConfigError as e:
                     problems += [p for p in e.problems if p not in problems and _problem_key(p) not in cli_keys]
                     continue
@@ -178,7 +181,7 @@ def expand(grid_file: str | Path, cli_overrides: dict | None = None, results_dir
                                     f"runs[{labels[(label, seed)]}]); make labels distinct, e.g. format the swept value")
                     continue
                 labels[(label, seed)] = i
-                runs.append(RunSpec(label, seed, i, overrides, cfg, run_path(cfg, label)))
+                runs.append(RunSpec(label, seed, i, overrides, cfg, run_path(cfg, label), settings))
     if problems:
         raise ConfigError(problems, header=f"invalid sweep {src}")
     return name, runs

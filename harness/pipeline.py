@@ -7,6 +7,7 @@ any key: every seed of a sweep self-evolves from the same pi_0, as in the paper.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,15 +24,16 @@ from harness.evaluate import evaluate
 from harness.io import atomic_write_json, write_jsonl
 from harness.modeling import load_model
 from harness.rollout import BACKENDS
-from harness.selection import dedup_correct
+from harness.selection import keep_correct
 from harness.sft import Example, make_optimizer, train_epoch
 from harness.stages import ensure_stage, is_done, resume_folder, stage_path
 
 log = logging.getLogger(__name__)
 SPLITS = ("labeled", "unlabeled", "val", "test_id")
-# Part of every stage key: bump it when a change to the code makes cached stages stale
-# (a new world generator, model architecture or warm-up procedure).
-STAGE_VERSION = 4
+# Part of every stage key: bump a stage's number when a change to the code makes its cached folders stale
+# (a new world generator, model architecture or warm-up procedure). A stage's key holds its inputs' keys,
+# so a bump invalidates every later stage too. warmup 5: correct rationales are kept with duplicates, uncapped.
+STAGE_VERSIONS = {"data": 4, "base": 4, "warmup": 5, "prm": 4}
 
 
 @dataclass
@@ -93,26 +95,26 @@ def stages(cfg: RunConfig) -> list[Stage]:
     else:
         world = to_dict(cfg.world)
         world.pop("base_corpus")  # only the base stage reads it
-        payload = {"world": world, "version": STAGE_VERSION}
+        payload = {"world": world, "version": STAGE_VERSIONS["data"]}
         data = Stage("data", stage_path(cache, "data", payload), payload,
                      lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes), cfg.world.families)})
     if cfg.model.path:
         base = Stage("base", Path(cfg.model.path).resolve(), {"path": cfg.model.path})
     else:
         m = cfg.model
-        payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.key, "version": STAGE_VERSION,
+        payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.key, "version": STAGE_VERSIONS["base"],
                    "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]}
         base_path = stage_path(cache, "base", payload)
         base = Stage("base", base_path, payload, lambda tmp: _build_base(cfg, data.path, tmp, resume_folder(base_path)))
     m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how
-    payload = {"warmup": to_dict(cfg.warmup), "base": base.key, "data": data.key, "version": STAGE_VERSION,
+    payload = {"warmup": to_dict(cfg.warmup), "base": base.key, "data": data.key, "version": STAGE_VERSIONS["warmup"],
                "max_new_tokens": m.max_new_tokens, "dtype": m.dtype, "freeze_vision": m.freeze_vision,
                "lora": [m.lora_rank, m.lora_alpha]}
     warmup = Stage("warmup", stage_path(cache, "warmup", payload), payload,
                    lambda tmp: _build_warmup(cfg, data.path, base.path, tmp))
     if cfg.reward_model.kind != "prm":
         return [data, base, warmup]
-    payload = {"prm": to_dict(cfg.prm), "warmup": warmup.key, "data": data.key, "version": STAGE_VERSION,
+    payload = {"prm": to_dict(cfg.prm), "warmup": warmup.key, "data": data.key, "version": STAGE_VERSIONS["prm"],
                "rollout_backend": cfg.rollout.backend}
     prm = Stage("prm", stage_path(cache, "prm", payload), payload,
                 lambda tmp: _build_prm(cfg, data.path, warmup.path, tmp))
@@ -190,7 +192,7 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     pool, solved = [], 0  # (record id, example)
     for rec, resps in zip(labeled, responses):
         rewards = exact_match_reward(resps, **rec.reward_fields())
-        kept = dedup_correct(resps, rewards)[: w.max_per_query]
+        kept = keep_correct(resps, rewards, w.dedup, w.max_per_query)
         solved += bool(kept)
         pool += [(rec.id, Example(Prompt(rec.question, rec.image, cot=True), r)) for r in kept]
     chosen = rng.sample(pool, min(w.max_examples, len(pool)))
@@ -198,7 +200,7 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     examples = [e for _, e in chosen]
     log.info("warm-up: %d/%d queries solved, %d rationales kept, training on %d", solved, len(labeled),
              len(pool), len(examples))
-    opt, sched = make_optimizer(model, w.optim)
+    opt, sched = make_optimizer(model, w.optim, total_steps=w.epochs * math.ceil(len(examples) / w.optim.batch_size))
     losses = [train_epoch(model, adapter, opt, sched, examples, w.optim, seed=e, desc=f"warm-up epoch {e}")["loss"]
               for e in range(w.epochs)]
     save_policy(model, adapter, out / "model")

@@ -15,7 +15,7 @@ from harness.answers import exact_match_reward, extract_answer, is_correct, norm
 from harness.datasets import Record
 from harness.io import atomic_write_text
 from harness.reward_models import AGGREGATIONS, aggregate
-from harness.selection import distinct_correct
+from harness.selection import correct_indices
 from harness.world.oracle import irrelevant_steps, response_steps
 
 ORDERS = 8  # random sample orders averaged per N
@@ -51,7 +51,7 @@ def top2_vs_rest(records: list[Record], responses: list[list[str]], scores: list
     """Rows (group, mean_steps, irrelevant_share, responses) over questions with more than 2 distinct correct responses."""
     groups: dict[str, list[tuple[int, int]]] = {"top2": [], "rest": []}
     for rec, resps, sc in zip(records, responses, scores):
-        idx = distinct_correct(resps, exact_match_reward(resps, **rec.reward_fields()))
+        idx = correct_indices(resps, exact_match_reward(resps, **rec.reward_fields()), dedup=True)
         if len(idx) <= 2:
             continue
         ranked = sorted(idx, key=lambda i: -sc[i])

@@ -11,7 +11,7 @@ TINY = [
     "world.sizes.test_ood=16", "world.base_corpus=2000", "model.hidden_size=64", "model.num_hidden_layers=2",
     "model.num_attention_heads=2", "model.max_new_tokens=64", "base.steps=800", "base.optim.batch_size=16",
     "world.families=[counting,arrow_diagram]", "warmup.samples_per_query=4",
-    "warmup.max_examples=64", "rollout.samples_per_query=4",
+    "warmup.max_examples=64", "rollout.samples_per_query=4", "method.passes=1.0",
 ]
 
 

@@ -6,7 +6,7 @@ import torch
 
 from harness.adapters import adapter_for
 from harness.config import load_config
-from harness.evolve import carry_over
+from harness.evolve import Plan, carry_over, improve_optimizer
 from harness.methods import METHODS
 from harness.sft import make_optimizer, train_epoch
 from harness.tinyvlm import build_tiny_vlm
@@ -33,10 +33,17 @@ def trained(tmp_path):
     return model, adapter, opt, sched, cfg, tmp_path / "pi0", pi0
 
 
+def next_iteration(name, model, adapter, opt, sched, cfg, pi0_path, examples=16):
+    """What iteration t+1 trains with: carry_over's model, then the Improve step's optimizer for its examples."""
+    method = METHODS.get(name)
+    m2, a2 = carry_over(method, model, adapter, cfg, pi0_path)
+    return (m2, *improve_optimizer(method, m2, opt, sched, cfg, [None] * examples))
+
+
 def test_restem_restarts_from_pi0_with_fresh_optimizer(trained):
     model, adapter, opt, sched, cfg, pi0_path, pi0 = trained
     assert not torch.equal(_weights(model), pi0)
-    m2, _, opt2, sched2 = carry_over(METHODS.get("restem"), model, adapter, opt, sched, cfg, pi0_path)
+    m2, opt2, sched2 = next_iteration("restem", model, adapter, opt, sched, cfg, pi0_path)
     assert torch.equal(_weights(m2), pi0)
     assert opt2 is not opt and not opt2.state
     assert sched2.last_epoch == 0
@@ -45,16 +52,48 @@ def test_restem_restarts_from_pi0_with_fresh_optimizer(trained):
 def test_iterative_rft_keeps_weights_but_not_the_optimizer(trained):
     model, adapter, opt, sched, cfg, pi0_path, pi0 = trained
     before = _weights(model).clone()
-    m2, _, opt2, sched2 = carry_over(METHODS.get("iterative_rft"), model, adapter, opt, sched, cfg, pi0_path)
+    m2, opt2, sched2 = next_iteration("iterative_rft", model, adapter, opt, sched, cfg, pi0_path)
     assert m2 is model and torch.equal(_weights(m2), before)
     assert opt2 is not opt and not opt2.state
     assert sched2.last_epoch == 0 and sched2.get_last_lr()[0] == pytest.approx(cfg.method.optim.lr / 10)
 
 
-@pytest.mark.parametrize("name", ["continuous", "sft"])
+@pytest.mark.parametrize("name", ["continuous", "sft", "gold_sft"])
 def test_continuous_keeps_model_optimizer_and_schedule_position(trained, name):
     model, adapter, opt, sched, cfg, pi0_path, pi0 = trained
-    m2, _, opt2, sched2 = carry_over(METHODS.get(name), model, adapter, opt, sched, cfg, pi0_path)
+    m2, opt2, sched2 = next_iteration(name, model, adapter, opt, sched, cfg, pi0_path)
     assert m2 is model and opt2 is opt and sched2 is sched
     assert all(s["step"] == 2 for s in opt2.state.values())
     assert sched2.last_epoch == 2 and sched2.get_last_lr()[0] == pytest.approx(cfg.method.optim.lr * 3 / 10)
+
+
+def test_cosine_of_a_fresh_optimizer_spans_its_improve_step(trained):
+    """schedule=cosine passed validation and then failed at run time (issue 16); now a fresh optimizer decays
+    over its own Improve step, and a method that keeps one schedule for the run refuses cosine up front."""
+    model, adapter, opt, sched, _, pi0_path, _ = trained
+    cfg = load_config(None, ["method.kind=iterative_rft", "method.optim.schedule=cosine",
+                             "method.optim.warmup_steps=0", "method.optim.batch_size=4"])
+    _, opt2, sched2 = next_iteration("iterative_rft", model, adapter, opt, sched, cfg, pi0_path, examples=16)
+    lrs = []
+    for _ in range(4):   # 16 examples / batch 4 = 4 steps, the last one reaching zero
+        opt2.step()
+        sched2.step()
+        lrs.append(sched2.get_last_lr()[0])
+    assert lrs[0] < cfg.method.optim.lr and lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    from harness.configio import ConfigError
+    with pytest.raises(ConfigError, match="method.optim.schedule"):
+        load_config(None, ["method.optim.schedule=cosine"])
+
+
+def test_table1_methods_at_interval_one_are_iterative_and_distinct():
+    """At the default budget every Table 1 method runs at least two iterations at interval 1.0, so iterative
+    RFT, ReST-EM and continuous are three different runs (with one iteration they were one run three times)."""
+    from harness.grid import expand
+
+    _, runs = expand("ablations/training_method.yaml")
+    full = [r for r in runs if r.config.method.interval == 1.0 and r.config.method.kind != "sft"]
+    assert sorted(r.config.method.kind for r in full) == ["continuous", "iterative_rft", "restem"]
+    assert len({r.path for r in full}) == 3
+    for r in full:
+        m = r.config.method
+        assert Plan.make(r.config.world.sizes.labeled, m.interval, m.passes, r.seed).iterations >= 2

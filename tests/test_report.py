@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import formats, load, paper, stats, tables
+from analysis import formats, load, paper, route, stats, tables
 from analysis.report import write_report
 from analysis.settings import MISSING, TASKS
 from harness.cli import main
@@ -138,7 +138,7 @@ def test_cells_are_mean_and_t_interval_over_seeds(tmp_path):
 
 
 def test_analysis_doctests():
-    for module in (stats, formats, load, paper, tables):
+    for module in (stats, formats, load, paper, route, tables):
         assert doctest.testmod(module).failed == 0
 
 
@@ -288,3 +288,62 @@ def test_running_runs_feed_dynamics_figures_but_not_tables(tmp_path):
     write_report([sweep_dir], tmp_path / "out")
     assert (tmp_path / "out" / "fig3.png").stat().st_size > 1000
     assert not list((tmp_path / "out").glob("table*"))
+
+
+# ---------------------------------------------------------------- issue 16: routing from the declared runs
+
+def test_half_finished_training_method_sweep_is_table1_with_each_rows_own_paper_numbers(tmp_path):
+    """The real grid, expanded and written by `harness sweep`, with 3 of 8 runs done: the runs not started
+    resolve from their manifest settings (their k and alpha defaults included), so the sweep is Table 1,
+    and each row carries the paper numbers of its own (method, interval), never another row's."""
+    from harness.rundir import RunDir
+    from harness.sweep import load_sweep, write_manifest as write_sweep_manifest
+
+    sw = load_sweep("ablations/training_method.yaml", [f"results_dir={tmp_path}"])
+    write_sweep_manifest(sw)
+    for spec in sw.runs[:3]:   # SFT, Iterative RFT, ReST-EM finished; the continuous block has not started
+        rd = RunDir(spec.path)
+        rd.init(spec.config, spec.label)
+        rd.set_status("done")
+        rd.write_eval({"final": {"test_id": split(0.5), "test_ood": split(0.3)}})
+    out = tmp_path / "out"
+    text = write_report([sw.folder], out).read_text()
+    assert "| training_method | table1 |" in text and "table2" not in text.split("## Not produced")[0]
+    got = pd.read_csv(out / "table1.csv").set_index("Method")
+    published = paper.rows("table1")
+    for label, method, interval in (("SFT", "sft", None), ("Iterative RFT", "iterative_rft", 1.0),
+                                    ("ReST-EM", "restem", 1.0), ("Continuous 0.25", "continuous", 0.25),
+                                    ("Continuous 0.0625", "continuous", 0.0625)):
+        row = published[(published.method == method) & ((published.interval == interval) if interval else True)]
+        assert got.loc[label, "paper MathV360K"] == row.test_id.iloc[0], label
+    assert got.loc["ReST-EM", "seeds"] == 1 and got.loc["Continuous 0.25", "seeds"] == 0
+
+
+def test_controls_table_pairs_each_run_with_its_own_pi0(tmp_path):
+    sweep_dir = tmp_path / "controls"
+    warm = {"test_id": split(0.50), "test_ood": split(0.20), "val": split(0.40)}
+    iters = lambda fp: [{"iteration": i, "queries_seen": 100 * i, "selected": 100, "sft_steps": 13,   # noqa: E731
+                         "selected_false_positive_rate": fp} for i in (1, 2)]
+    rows = (("RFT answer-only", {"method": {"kind": "continuous"}}, 0.02, 0.3),
+            ("RFT oracle-filtered (positive control)", {"reward_model": {"kind": "oracle"},
+                                                        "select": {"operator": "threshold"}}, 0.06, 0.0),
+            ("RFT wrong-reasoning only (negative control)", {"reward_model": {"kind": "oracle"},
+                                                             "select": {"operator": "below_threshold"}}, -0.1, 1.0),
+            ("SFT on gold solutions", {"method": {"kind": "gold_sft"}}, 0.1, 0.0))
+    runs = []
+    for label, cfg, lift, fp in rows:
+        for seed in (0, 1, 2):
+            acc = lambda a: split(round(a + lift + 0.01 * seed, 4))   # noqa: E731
+            runs.append(write_run(sweep_dir, label, seed, cfg, metrics=iters(fp), inputs={"warmup": "w0"},
+                                  evals={"final": {"test_id": acc(0.5), "test_ood": acc(0.2), "val": acc(0.4)},
+                                         "warmup": warm}))
+    write_manifest(sweep_dir, runs)
+    text = write_report([sweep_dir], tmp_path / "out").read_text()
+    assert "Controls" in text
+    got = pd.read_csv(tmp_path / "out" / "controls.csv").set_index("Row")
+    assert list(got.index)[0].startswith("π_0")
+    assert got.iloc[0]["ID test mean"] == 50.0 and got.iloc[0]["val greedy mean"] == 40.0
+    pos, neg = got.loc["RFT oracle-filtered (positive control)"], got.loc["RFT wrong-reasoning only (negative control)"]
+    assert math.isclose(pos["Δ ID test mean"], 7.0) and pos["Δ ID test ci95"] > 0 and pos["Δ ID test n"] == 3
+    assert math.isclose(neg["Δ OOD test mean"], -9.0) and math.isclose(neg["selected FP rate mean"], 100.0)
+    assert got.loc["SFT on gold solutions", "examples mean"] == 200 and got.loc["SFT on gold solutions", "steps mean"] == 26

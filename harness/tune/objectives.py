@@ -168,7 +168,7 @@ def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
     from harness.pipeline import load_splits
     from harness.reward_models import load_reward_model
     from harness.rollout import BACKENDS
-    from harness.selection import dedup_correct
+    from harness.selection import correct_responses
     from harness.world.oracle import reasoning_correct
 
     val = load_splits(inputs.data)["val"]
@@ -178,7 +178,9 @@ def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
         cfg.model.max_new_tokens, cfg.rollout.batch_sequences, seed=derive_seed(cfg.seed, "tune", "val"),
         desc="pi_0 validation samples")
     del model
-    correct = [dedup_correct(resps, exact_match_reward(resps, **rec.reward_fields())) for rec, resps in zip(val, responses)]
+    # distinct responses: the proxy judges which strings H keeps (duplicates would only repeat a verdict)
+    correct = [correct_responses(resps, exact_match_reward(resps, **rec.reward_fields()), dedup=True)
+               for rec, resps in zip(val, responses)]
     rm = load_reward_model(cfg.reward_model.kind, inputs.prm, cfg.model)
     flat = [(rec, r) for rec, rs in zip(val, correct) for r in rs]
     steps = rm.step_scores([rec for rec, _ in flat], [r for _, r in flat]) if rm is not None and flat else []
