@@ -111,6 +111,11 @@ class ProcessRewardModel:
         pred = torch.cat([values[i, pos] for i, pos in enumerate(where)])
         return torch.nn.functional.mse_loss(pred, torch.cat(targets).to(pred.device, pred.dtype))
 
+    def scorer(self):
+        """(records, responses) -> step scores, the interface of harness.reward_models, for the CoT prompt."""
+        return lambda records, responses: self.step_scores(
+            [Prompt(r.question, r.image, cot=True) for r in records], responses)
+
     @torch.inference_mode()
     def step_scores(self, prompts: list[Prompt], responses: list[str], batch_size: int = 64) -> list[list[float]]:
         """One score per step (non-empty line) of each response: the head at the step's last token."""

@@ -6,22 +6,27 @@ train.json (losses, held-out MSE against a constant predictor, completion cost) 
 """
 from __future__ import annotations
 
+import copy
 import logging
 import random
+from dataclasses import replace
 from pathlib import Path
+
+import pandas as pd
 
 from harness.adapters import Prompt
 from harness.config import RunConfig
 from harness.evaluate import prompts_of
-from harness.io import atomic_write_json, read_jsonl, write_jsonl
+from harness.answers import exact_match_reward
+from harness.io import atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
 from harness.modeling import freeze_vision, load_model
 from harness.pipeline import load_splits
 from harness.prm import ProcessRewardModel, constant_mse, mse, train_prm
-from harness.prm_data import balance, candidates, mc_label
+from harness.prm_data import Candidate, balance, candidates, mc_label
 from harness.reward_models import OracleReward
 from harness.rollout import BACKENDS
 from harness.sft import Example, make_optimizer, train_epoch
-from harness import verifier
+from harness import prm_controls, verifier
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,7 @@ def build(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
     p, seed = cfg.prm, cfg.world.seed
     splits = load_splits(data)
     model, adapter = train_pi_hat(cfg, warmup, splits["labeled"])
+    pi_hat = copy.deepcopy(model.state_dict())  # every PRM (learned, controls) starts from the same backbone
     sample = _sampler(model, adapter, cfg)
     rng = random.Random(seed)
     questions = rng.sample(splits["labeled"], min(p.questions, len(splits["labeled"])))
@@ -41,18 +47,61 @@ def build(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
 
     n_held = round(p.holdout * len(examples))
     held, train = examples[:n_held], examples[n_held:]
-    prm = ProcessRewardModel.init_from_policy(model, adapter)
-    if p.freeze_vision:
-        freeze_vision(prm.model, prm.adapter)
-    losses = train_prm(prm, train, p.optim, p.epochs, seed)
+    prm, losses = fit(model, adapter, train, cfg)
     report = {"responses": len(examples), "completions": completions, "losses": losses,
               "held_out": n_held, "held_out_mse": mse(prm, held) if held else None,
               "constant_mse": constant_mse(train, held, prm) if held else None}
     log.info("PRM: held-out MSE %s vs constant predictor %s", report["held_out_mse"], report["constant_mse"])
     atomic_write_json(out / "train.json", report)
     prm.save(out)
-    report["verifier"] = analyse_verifier(cfg, warmup, splits["val"], prm, out / "verifier")
+
+    val = splits["val"]
+    val_responses = verifier_samples(cfg, warmup, val)
+    flat_recs = [r for r, resps in zip(val, val_responses) for _ in resps]
+    flat = [x for resps in val_responses for x in resps]
+    # scored now: the controls below retrain the same backbone object in place
+    scored = {"prm": scored_by(prm.scorer(), val, flat_recs, flat)}
+    if p.controls:
+        train_recs = [c.record for c in cands][n_held:]
+        relabelled = {"prm_shuffled_labels": prm_controls.shuffled(train, seed)}
+        if all(r.solution for r in train_recs):
+            relabelled["prm_oracle_labels"] = prm_controls.oracle_labelled(train, train_recs)
+        for name, labelled in relabelled.items():
+            model.load_state_dict(pi_hat)
+            scored[name] = scored_by(fit(model, adapter, labelled, cfg)[0].scorer(), val, flat_recs, flat)
+        model.load_state_dict(pi_hat)
+        scored["mc_labels"] = {"steps": mc_label_steps(flat_recs, flat, sample, cfg), "probes": {}}
+    if all(r.solution for r in val):
+        scored["oracle"] = scored_by(OracleReward().step_scores, val, flat_recs, flat)
+    report["verifier"] = analyse_verifier(val, val_responses, scored, p.verifier_samples, out / "verifier")
     return report
+
+
+def scored_by(score, val, flat_recs, flat) -> dict:
+    """A scorer's step scores of the verifier samples and its probes of gold solutions (embedded world)."""
+    return {"steps": score(flat_recs, flat),
+            "probes": prm_controls.probes(val, score) if all(r.solution for r in val) else {}}
+
+
+def fit(model, adapter, examples, cfg: RunConfig) -> tuple[ProcessRewardModel, list[float]]:
+    """A PRM trained in place on `model` (backbone + head, vision tower frozen as configured), and its losses."""
+    prm = ProcessRewardModel.init_from_policy(model, adapter)
+    if cfg.prm.freeze_vision:
+        freeze_vision(prm.model, prm.adapter)
+    return prm, train_prm(prm, examples, cfg.prm.optim, cfg.prm.epochs, cfg.world.seed)
+
+
+def mc_label_steps(records, responses: list[str], sample, cfg: RunConfig) -> list[list[float]]:
+    """Step scores of held-out responses = their own Monte-Carlo labels (the ceiling a PRM trained on such
+    labels can learn), each distinct (question, response) labelled once."""
+    distinct = list(dict.fromkeys((r.id, resp) for r, resp in zip(records, responses)))
+    by_id = {r.id: r for r in records}
+    cands = [Candidate(by_id[i], prm_controls.steps_of(resp), bool(exact_match_reward([resp], **by_id[i].reward_fields())[0]))
+             for i, resp in distinct]
+    labelled, _ = mc_label(cands, lambda ps, k, t, s: sample(ps, k, t, s, "MC labels of verifier samples"),
+                           replace(cfg.prm, completions=cfg.prm.ceiling_completions), cfg.world.seed + 1)
+    labels = {key: e.labels for key, e in zip(distinct, labelled)}
+    return [labels[(r.id, x)] for r, x in zip(records, responses)]
 
 
 def train_pi_hat(cfg: RunConfig, warmup: Path, labeled) -> tuple:
@@ -76,16 +125,24 @@ def _sampler(model, adapter, cfg: RunConfig):
     return sample
 
 
-def analyse_verifier(cfg: RunConfig, warmup: Path, val, prm: ProcessRewardModel, out: Path) -> dict:
-    """Fig. 2 on pi_0's samples of the validation set, for the learned PRM and (embedded world) the oracle."""
+def verifier_samples(cfg: RunConfig, warmup: Path, val) -> list[list[str]]:
+    """pi_0's responses to the validation questions at T=1.0 (the paper's Fig. 2 setting)."""
     model, adapter = load_model(warmup / "model", cfg.model)
-    responses = _sampler(model, adapter, cfg)(prompts_of(val), cfg.prm.verifier_samples, 1.0, cfg.world.seed,
-                                             "verifier samples")
-    flat_recs = [r for r, resps in zip(val, responses) for _ in resps]
-    flat = [x for resps in responses for x in resps]
-    models = {"prm": prm.step_scores(prompts_of(flat_recs), flat)}
+    return _sampler(model, adapter, cfg)(prompts_of(val), cfg.prm.verifier_samples, 1.0, cfg.world.seed,
+                                         "verifier samples")
+
+
+def analyse_verifier(val, responses: list[list[str]], scored: dict, k: int, out: Path) -> dict:
+    """Fig. 2 (voting.csv, steps.csv) for every scorer, with each one's step agreement with the oracle
+    (step_f1.csv) and its ranking of gold solutions against corrupted ones (probes.csv), embedded world."""
+    per_q = {name: [x["steps"][i * k:(i + 1) * k] for i in range(len(val))] for name, x in scored.items()}
+    summary = verifier.analyse(val, responses, per_q, out)
     if all(r.solution for r in val):
-        models["oracle"] = OracleReward().step_scores(flat_recs, flat)
-    k = cfg.prm.verifier_samples
-    per_q = {name: [steps[i * k:(i + 1) * k] for i in range(len(val))] for name, steps in models.items()}
-    return verifier.analyse(val, responses, per_q, out)
+        flat_recs = [r for r, resps in zip(val, responses) for _ in resps]
+        flat = [x for resps in responses for x in resps]
+        f1 = [{"reward_model": name, **prm_controls.step_agreement(flat_recs, flat, x["steps"])}
+              for name, x in scored.items()]
+        probes = [{"reward_model": name, **x["probes"]} for name, x in scored.items() if x["probes"]]
+        atomic_write_text(out / "step_f1.csv", pd.DataFrame(f1).to_csv(index=False))
+        atomic_write_text(out / "probes.csv", pd.DataFrame(probes).to_csv(index=False))
+    return summary

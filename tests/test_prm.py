@@ -77,11 +77,10 @@ def test_oracle_scores_steps_exactly_and_aggregates_by_min():
 
 
 @pytest.mark.parametrize("name, scores, cfg, expected", [
-    ("all", None, SelectConfig(max_per_query=2), ["a", "b"]),
+    ("all", None, SelectConfig(), ["a", "b", "c", "d"]),   # caps (select.max_per_query) apply after H
     ("top_k", [0.1, 0.7, 0.7, 0.9], SelectConfig(k=2), ["d", "b"]),     # tie at 0.7: sampling order
     ("top_k", [0.1, 0.7, 0.5, 0.9], SelectConfig(k=1), ["d"]),
     ("threshold", [0.1, 0.7, 0.2, 0.9], SelectConfig(alpha=0.2), ["b", "d"]),  # strictly above alpha
-    ("threshold", [0.1, 0.7, 0.3, 0.9], SelectConfig(alpha=0.2, max_per_query=2), ["b", "c"]),
 ])
 def test_selection_operators(name, scores, cfg, expected):
     assert SELECTORS.get(name)(["a", "b", "c", "d"], scores, cfg, random.Random(0)) == expected
@@ -126,7 +125,13 @@ def test_prm_stage_and_a_top2_run_end_to_end(tiny_config):
     assert train["held_out_mse"] >= 0 and train["constant_mse"] >= 0
     voting = pd.read_csv(prm_stage / "verifier" / "voting.csv")
     assert set(voting.method) == {"best_of_n", "weighted_vote", "majority_vote"}
-    assert set(voting.reward_model) == {"prm", "oracle"} and voting.n.max() == 4
+    controls = {"prm_oracle_labels", "prm_shuffled_labels", "mc_labels"}
+    assert set(voting.reward_model) == {"prm", "oracle"} | controls and voting.n.max() == 4
+    f1 = pd.read_csv(prm_stage / "verifier" / "step_f1.csv").set_index("reward_model")
+    assert set(f1.index) == {"prm", "oracle"} | controls
+    assert (f1.loc["oracle", ["f1", "error_f1"]].dropna() == 1.0).all()   # the oracle agrees with itself
+    probes = pd.read_csv(prm_stage / "verifier" / "probes.csv").set_index("reward_model")
+    assert probes.loc["oracle", "gold_above_wrong_digit"] == 1.0   # the exact checker sees every corruption
     steps = pd.read_csv(prm_stage / "verifier" / "steps.csv")
     assert set(steps.group) <= {"top2", "rest"}
     rows = [r for r in (path / "metrics.jsonl").read_text().splitlines()]
