@@ -305,7 +305,8 @@ def _run_main(cfg: RunConfig, label: str, rd: RunDir) -> Path:
         atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
         splits = load_splits(inputs.data)  # read once: the loaders verify every image
         final = evolve(cfg, inputs, splits, rd, log)
-        benchmarks = {name: load_benchmark(name, path) for name, path in cfg.data.benchmarks.items()}
+        images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images; dataset folders are only read
+        benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
         model, adapter = load_model(final, cfg.model)
         ev = evaluate(model, adapter, {**eval_splits(splits), **benchmarks}, cfg.model.max_new_tokens,
                       cfg.eval.batch_sequences)
