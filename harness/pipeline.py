@@ -18,6 +18,7 @@ from harness import checkpoint
 from harness.adapters import Adapter, Prompt, adapter_for
 from harness.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
+from harness.data_check import require_rewardable
 from harness.datasets import Record, load_mathv360k, load_mathvista, short_answer
 from harness.evaluate import evaluate
 from harness.io import atomic_write_json, write_jsonl
@@ -217,4 +218,6 @@ def _build_prm(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
 
 def prepare(cfg: RunConfig) -> Inputs:
     """Build (or reuse) the shared stages of a run."""
+    if cfg.data.path:  # before any stage is built: refuse an empty split or gold answers no response can match
+        require_rewardable(load_splits(Path(cfg.data.path)), Path(cfg.data.path))
     return Inputs(*(stage.ensure() for stage in stages(cfg)))
