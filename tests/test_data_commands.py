@@ -149,7 +149,7 @@ def test_one_run_on_the_prepared_folder_with_a_real_architecture(sources, data, 
     out = harness("run", "ablations/base.yaml", f"model.path={model}", f"data.path={data}",
                   f"results_dir={tmp_path / 'results'}", "warmup.samples_per_query=2", "warmup.max_per_query=2",
                   "rollout.samples_per_query=2", "select.max_per_query=2", "model.max_new_tokens=8",
-                  "model.threads=1", "method.interval=0.5",
+                  "model.threads=1", "method.interval=0.5", "data.image_cache_mb=1",
                   f"data.benchmarks.mathvista={sources[0] / 'MathVista'}")  # the read-only hub parquet
     assert out.returncode == 0, out.stderr[-3000:]
     run = next((tmp_path / "results" / "base").iterdir())
