@@ -123,8 +123,10 @@ class ImageStore:
             return self.write(key, bytes(value))
         if not isinstance(value, str) or not value.strip():
             return None
-        data = _b64(value) if (found := self.find(value)) is None else None
-        return found or (None if data is None else self.write(key, data))  # neither: reported as missing
+        if found := self.find(value):
+            return found
+        data = _b64(value)  # neither a file nor base64: None, reported as a missing image
+        return None if data is None else self.write(key, data)
 
     def find(self, value) -> str | None:
         """The file a path cell names under the dataset folders, if any. A long cell is base64, never stat()ed

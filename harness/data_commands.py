@@ -27,7 +27,7 @@ def split_mathv360k(source, out, seed: int = 0, test_id: int = SPLIT_SIZES["test
     whose answers are kept only as meta.oracle_answer (the oracle skyline). Images stay where they are:
     `out`/mathv360k/data_images links to the image root (default: data_images/ beside SOURCE when it exists,
     else SOURCE's folder), which record image paths are relative to. Deterministic for a seed."""
-    from harness.datasets import DatasetError, from_raw, image_root as default_root, read_dataset_json
+    from harness.datasets import DatasetError, ImageCheck, from_raw, image_root as default_root, read_dataset_json
     from harness.io import atomic_write_json
 
     source = Path(source)
@@ -38,9 +38,9 @@ def split_mathv360k(source, out, seed: int = 0, test_id: int = SPLIT_SIZES["test
     items = read_dataset_json(source)
     if not isinstance(items, list):
         raise DatasetError(f"{source}: expected the MathV360K JSON list (e.g. train_samples_all_tuning.json)")
-    kept, skipped = [], {}
+    kept, skipped, images = [], {}, ImageCheck(root)
     for raw in items:
-        rec, why = from_raw(raw, "mathv360k", root)
+        rec, why = from_raw(raw, "mathv360k", images)
         if rec is None:
             skipped[why] = skipped.get(why, 0) + 1
         else:

@@ -70,24 +70,30 @@ def image_root(json_file: Path) -> Path:
     return folder / "data_images" if (folder / "data_images").is_dir() else folder
 
 
-def _safe_image(rel, root: Path, cache: Path | None = None) -> tuple[Path | None, str | None]:
-    """Resolve an image path inside root (or inside the loader's own image cache), or say why not.
+class ImageCheck:
+    """Resolves record image paths inside a dataset root (or a loader's own image cache), or says why not.
 
     Only the header is read (a file that is not an image is caught here); pixels are decoded lazily, a batch
     at a time, so loading 180K records stays cheap. `harness data check` decodes every image."""
-    if not rel:
-        return None, "missing image field"
-    path = (root / rel).resolve()
-    if not any(path.is_relative_to(r.resolve()) for r in (root, cache) if r is not None):
-        return None, "image path escapes the dataset root"
-    if not path.is_file():
-        return None, "image file not found"
-    try:
-        with Image.open(path):
-            pass
-    except Exception:  # PIL raises many types for non-image files
-        return None, "image file unreadable"
-    return path, None
+
+    def __init__(self, root: Path, cache: Path | None = None):
+        self.root = Path(root)
+        self.allowed = tuple(Path(r).resolve() for r in (root, cache) if r is not None)  # once, not per record
+
+    def __call__(self, rel) -> tuple[Path | None, str | None]:
+        if not rel:
+            return None, "missing image field"
+        path = (self.root / rel).resolve()
+        if not any(path.is_relative_to(r) for r in self.allowed):
+            return None, "image path escapes the dataset root"
+        if not path.is_file():
+            return None, "image file not found"
+        try:
+            with Image.open(path):
+                pass
+        except Exception:  # PIL raises many types for non-image files
+            return None, "image file unreadable"
+        return path, None
 
 
 def format_choices(choices: list[str]) -> str:
@@ -107,7 +113,7 @@ def _gold(value, choices: list[str] | None, prefer: str) -> tuple[str | None, st
     return choice_answer(value, choices, prefer) if choices else free_form_answer(value)
 
 
-def _from_mathv360k(raw: dict, root: Path, labeled: bool, cache: Path | None) -> tuple[Record | None, str | None]:
+def _from_mathv360k(raw: dict, images: ImageCheck, labeled: bool) -> tuple[Record | None, str | None]:
     meta = raw.get("meta") or {}
     conv = raw.get("conversations")
     if not isinstance(conv, list) or not all(isinstance(t, dict) for t in conv):
@@ -126,26 +132,29 @@ def _from_mathv360k(raw: dict, root: Path, labeled: bool, cache: Path | None) ->
     oracle, why = _gold(meta.get("oracle_answer"), choices, prefer="text")
     if why:
         return None, f"oracle answer: {why}"
-    image, why = _safe_image(raw.get("image"), root, cache)
+    image, why = images(raw.get("image"))
     if why:
         return None, why
     return _record(raw.get("id"), image, question, answer, oracle, meta.get("question_type"), meta, choices, labeled)
 
 
-def _from_mathvista(raw: dict, root: Path, labeled: bool, cache: Path | None) -> tuple[Record | None, str | None]:
+def _from_mathvista(raw: dict, images: ImageCheck, labeled: bool) -> tuple[Record | None, str | None]:
     # The query is MathVista's official prompt: its Hint line says which answer form and precision are wanted.
     question = str(raw.get("query") or raw.get("question") or "").replace("<image>", "").strip()
     choices = [clean_option(c) for c in raw["choices"]] if raw.get("choices") else None
     answer, why = _gold(raw.get("answer"), choices, prefer="text")
     if why:
         return None, why
-    image, why = _safe_image(raw.get("image"), root, cache)
+    image, why = images(raw.get("image"))
     if why:
         return None, why
     meta = {**(raw.get("metadata") or {}), **(raw.get("meta") or {}),
             **{k: raw[k] for k in ("answer_type", "precision", "unit") if raw.get(k) is not None}}
     return _record(raw.get("pid"), image, question, answer, meta.get("oracle_answer"), raw.get("question_type"),
                    meta, choices, labeled)
+
+
+_FROM_RAW = {"mathv360k": _from_mathv360k, "mathvista": _from_mathvista}
 
 
 def _record(rid, image, question, answer, oracle, qtype, meta, choices, labeled) -> tuple[Record | None, str | None]:
@@ -170,6 +179,7 @@ def _record(rid, image, question, answer, oracle, qtype, meta, choices, labeled)
 
 
 def read_dataset_json(path: Path):
+    """A dataset's JSON file, or a DatasetError naming the file and what is wrong with it."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
@@ -178,12 +188,11 @@ def read_dataset_json(path: Path):
         raise DatasetError(f"{path}: not valid JSON ({e})") from None
 
 
-def from_raw(raw, kind: str, root: Path, labeled: bool = True, cache: Path | None = None
-             ) -> tuple[Record | None, str | None]:
+def from_raw(raw, kind: str, images: ImageCheck, labeled: bool = True) -> tuple[Record | None, str | None]:
     """One raw MathV360K-style (`kind="mathv360k"`) or MathVista-style dict as a Record, or why it is skipped."""
     if not isinstance(raw, dict):
         return None, "record is not an object"
-    return {"mathv360k": _from_mathv360k, "mathvista": _from_mathvista}[kind](raw, root, labeled, cache)
+    return _FROM_RAW[kind](raw, images, labeled)
 
 
 def convert(items, kind: str, root: Path, labeled: bool = True, limit: int | None = None,
@@ -191,11 +200,11 @@ def convert(items, kind: str, root: Path, labeled: bool = True, limit: int | Non
     """Records of raw dicts (see from_raw), with the number of records skipped per reason. Image paths are
     relative to root; `cache` is a second folder images may lie in (where a benchmark loader wrote the
     images it decoded)."""
-    records, skipped = [], Counter()
+    records, skipped, images = [], Counter(), ImageCheck(root, cache)
     for raw in items:
         if limit is not None and len(records) >= limit:
             break
-        rec, why = from_raw(raw, kind, root, labeled, cache)
+        rec, why = from_raw(raw, kind, images, labeled)
         if rec is None:
             skipped[why] += 1
         else:
