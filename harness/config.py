@@ -146,7 +146,7 @@ class WarmupConfig:
     max_examples: int = spec(2400, "N correct rationales kept for SFT (sampled)", ge=1)
     max_per_query: int = spec(4, "at most this many distinct correct rationales per query", ge=1)
     queries: int = spec(0, "labeled queries sampled for rationales (a seeded sample); 0 = enough for max_examples at "
-                           "WARMUP_EXPECTED_YIELD rationales per query, capped by the labeled split", ge=0)
+                           f"{WARMUP_EXPECTED_YIELD} rationales per query, capped by the labeled split", ge=0)
     epochs: int = spec(2, "SFT epochs over the kept rationales", ge=1)
     optim: OptimConfig = spec(OptimConfig(lr=5e-4, batch_size=8), "optimizer")
 

@@ -95,3 +95,12 @@ def test_mathv360k_images_are_relative_to_data_images_beside_the_json(tmp_path):
     (tmp_path / "train_samples_all_tuning.json").write_text(json.dumps([_rec("t", "TabMWP/images/123.png")]))
     (rec,) = load_mathv360k(tmp_path / "train_samples_all_tuning.json")
     assert rec.image == tmp_path / "data_images" / "TabMWP" / "images" / "123.png"
+
+
+def test_mathvista_types_are_inferred_when_absent_and_unknown_answers_skipped(root):
+    base = {"question": "q", "image": "ok.png"}
+    rows = {"1": {**base, "pid": "1", "answer": "2.25"}, "2": {**base, "pid": "2", "answer": "b.", "choices": ["a", "b"]},
+            "3": {**base, "pid": "3", "answer": "c", "choices": ["a", "b"]}}
+    (root / "v.json").write_text(json.dumps(rows))
+    out = {r.id: (r.question_type, r.answer_type, r.precision, r.answer) for r in load_mathvista(root / "v.json")}
+    assert out == {"1": ("free_form", "float", 2, "2.25"), "2": ("multi_choice", "text", None, "b")}
