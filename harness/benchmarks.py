@@ -138,11 +138,14 @@ class ImageStore:
         return None
 
     def write(self, key: str, data: bytes) -> str:
+        """The file holding `data`, written once; named by the record's key and a hash of the bytes, so a
+        dataset replaced at the same path never shows a stale image."""
         try:
             ext = "." + (Image.open(io.BytesIO(data)).format or "png").lower()
         except Exception:  # not an image: written as is, so the loader reports it as unreadable
             ext = ".img"
-        path = self.folder / (re.sub(r"[^\w.-]", "_", key) + ext)
+        name = re.sub(r"[^\w.-]", "_", key)
+        path = self.folder / f"{name}-{hashlib.sha256(data).hexdigest()[:8]}{ext}"
         if not path.is_file():
             atomic_write_bytes(path, data)
         return str(path)
@@ -214,13 +217,15 @@ _PRECISION_WORDS = {1: "one decimal place", 2: "two decimal places", 3: "three d
 def mathvista_hint(question_type: str, answer_type: str, precision) -> str:
     """The Hint line of MathVista's official zero-shot query: which answer form (and precision) is wanted.
 
-    >>> mathvista_hint("free_form", "float", 2)
-    'Hint: Please answer the question requiring a floating-point number with two decimal places and provide the final value, e.g., 1.23, 1.34, 1.45, at the end.'
+    >>> mathvista_hint("free_form", "float", 2)[:90]
+    'Hint: Please answer the question requiring a floating-point number with two decimal places'
     """
     if question_type == "multi_choice":
-        return "Hint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, at the end."
+        return ("Hint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, "
+                "at the end.")
     if answer_type == "integer":
-        return "Hint: Please answer the question requiring an integer answer and provide the final value, e.g., 1, 2, 3, at the end."
+        return ("Hint: Please answer the question requiring an integer answer and provide the final value, "
+                "e.g., 1, 2, 3, at the end.")
     if answer_type == "float":
         digits = int(precision or 1)
         examples = ", ".join(x[: 2 + digits] for x in ("1.23456789", "1.3456789", "1.456789"))  # 1.2, 1.3, 1.4

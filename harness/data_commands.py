@@ -14,6 +14,11 @@ import os
 import random
 from pathlib import Path
 
+from harness.benchmarks import ImageStore, mathvista_item, read_rows, require, table_files
+from harness.datasets import (DatasetError, ImageCheck, from_raw, image_root as default_root, read_dataset_json,
+                              read_mathvista)
+from harness.io import atomic_write_json
+
 SPLIT_SIZES = {"test_id": 750, "val": 250}  # the paper's held-out sizes; the rest halves into labeled / unlabeled
 
 
@@ -27,9 +32,6 @@ def split_mathv360k(source, out, seed: int = 0, test_id: int = SPLIT_SIZES["test
     whose answers are kept only as meta.oracle_answer (the oracle skyline). Images stay where they are:
     `out`/mathv360k/data_images links to the image root (default: data_images/ beside SOURCE when it exists,
     else SOURCE's folder), which record image paths are relative to. Deterministic for a seed."""
-    from harness.datasets import DatasetError, ImageCheck, from_raw, image_root as default_root, read_dataset_json
-    from harness.io import atomic_write_json
-
     source = Path(source)
     folder = Path(out) / "mathv360k"
     root = Path(image_root) if image_root else default_root(source)
@@ -70,8 +72,6 @@ def _unlabeled(raw: dict, answer: str) -> dict:
 
 def _link_images(link: Path, root: Path) -> None:
     """`link` -> root, so the split files' image paths resolve as they do beside SOURCE."""
-    from harness.datasets import DatasetError
-
     if link.resolve() == root.resolve() or link.parent.resolve() == root.resolve():
         return  # already there (splitting in place), or the images lie beside the split files
     if link.exists() and not link.is_symlink():
@@ -88,10 +88,6 @@ def write_mathvista(source, out, split: str = "testmini") -> dict:
     `out`/mathvista/testmini.json + images/, the layout data.path reads. Every field of a record is kept and
     `query` (the official prompt, Hint line included) is built where absent; images are copied or decoded
     into `out`, never written into SOURCE. Returns the records the loader keeps and those it skips."""
-    from harness.benchmarks import ImageStore, mathvista_item, read_rows, require, table_files
-    from harness.datasets import DatasetError, read_mathvista
-    from harness.io import atomic_write_json
-
     source, folder = Path(source), Path(out) / "mathvista"
     if folder.resolve().is_relative_to(source.resolve() if source.is_dir() else source.parent.resolve()):
         raise DatasetError(f"{out}: OUT lies inside SOURCE {source}; the source folder is only read")
@@ -140,7 +136,7 @@ def _mathvista(args) -> int:
 
 
 def _check(args) -> int:
-    from harness.data_check import check_folder, format_report
+    from harness.data_check import check_folder, format_report  # imports math-verify: only when checking
 
     reports = check_folder(args.folder, decode_images=not args.no_decode)
     print(format_report(reports, args.list))
@@ -172,8 +168,6 @@ def add_data_commands(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m harness.benchmarks ...`, the old name of `harness data ...`."""
-    from harness.datasets import DatasetError
-
     p = argparse.ArgumentParser(prog="python -m harness.benchmarks", description="Same as `harness data`.")
     add_data_commands(p.add_subparsers(dest="command", required=True))
     args = p.parse_args(argv)
