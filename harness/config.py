@@ -133,7 +133,7 @@ class BaseConfig:
 
 
 # Distinct correct rationales a warm-up query yields, planned low: a real model may solve few queries, and
-# sampling K for all 180K labeled queries to keep 2,400 rationales wastes ~98% of the warm-up's generation.
+# sampling K for all 180K labeled queries to keep 2,400 rationales would waste ~97% of the warm-up's generation.
 WARMUP_EXPECTED_YIELD = 0.5
 
 

@@ -303,9 +303,9 @@ def _run_main(cfg: RunConfig, label: str, rd: RunDir) -> Path:
             inputs = prepare(cfg)
         distributed.barrier()
         atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
-        splits = load_splits(inputs.data)  # read once: the loaders verify every image
+        splits = load_splits(inputs.data)  # read once: the loaders check every image file
         final = evolve(cfg, inputs, splits, rd, log)
-        images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images; dataset folders are only read
+        images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images (datasets are only read)
         benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
         model, adapter = load_model(final, cfg.model)
         ev = evaluate(model, adapter, {**eval_splits(splits), **benchmarks}, cfg.model.max_new_tokens,
