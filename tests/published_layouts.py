@@ -13,11 +13,25 @@ import base64
 import io
 import json
 import random
+import stat
 
 import pandas as pd
 from PIL import Image
 
 LETTERS = "ABCDE"
+
+
+def tree(folder) -> dict:
+    """Every file under folder with its size and modification time: a dataset folder must not change (root,
+    which these tests may run as, writes into read-only folders: comparing the tree is the real check)."""
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def read_only(folder):
+    """Take write permission away from folder and everything under it, as a shared dataset folder is."""
+    for p in [folder, *folder.rglob("*")]:
+        p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return folder
 
 
 def noise_png(seed: int, size=(40, 32)) -> bytes:

@@ -4,7 +4,6 @@ option text) earns reward 1 while another option earns 0."""
 from __future__ import annotations
 
 import os
-import stat
 
 import pandas as pd
 import pytest
@@ -16,23 +15,12 @@ from harness.datasets import DatasetError
 from harness.registry import UnknownNameError
 
 
-def tree(folder) -> dict:
-    """Every file under folder with its size and modification time: a dataset folder must not change."""
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
-
-
-def read_only(folder):
-    for p in [folder, *folder.rglob("*")]:
-        p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-    return folder
-
-
 def check(name, source, want, cache, skip_ids=()):
     """Load `name` from a read-only `source`; compare with what published_layouts says each record must give."""
     folder = source if source.is_dir() else source.parent
-    before = tree(read_only(folder))
+    before = layouts.tree(layouts.read_only(folder))
     records = load_benchmark(name, source, cache)
-    assert tree(folder) == before and not any(p.name == "image_cache" for p in folder.rglob("*"))
+    assert layouts.tree(folder) == before and not any(p.name == "image_cache" for p in folder.rglob("*"))
     want = [w for w in want if w["id"] not in skip_ids]
     assert sorted(r.id for r in records) == sorted(w["id"] for w in want)
     by_id = {r.id: r for r in records}

@@ -17,7 +17,6 @@ import published_layouts as layouts
 from harness.data_commands import split_mathv360k
 from harness.datasets import DatasetError, load_mathv360k
 from real_arch import build_tiny_llava
-from test_benchmarks import read_only, tree
 
 ASK = "<image>\nFirst perform reasoning, then finally select the question from the choices in the following format: Answer: xxx.\n"
 PICK = "Question: What has been done to this letter?\nChoices:\n(A) slide\n(B) flip.\n(C) turn"
@@ -69,8 +68,8 @@ def sources(tmp_path_factory):
     (root / "MathV360K").mkdir()
     write_mathv360k_download(root / "MathV360K")
     layouts.mathvista_parquet(root / "MathVista")
-    read_only(root)
-    return root, tree(root)
+    layouts.read_only(root)
+    return root, layouts.tree(root)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +85,7 @@ def data(sources, tmp_path_factory):
     vista = harness("data", "mathvista", root / "MathVista", out)
     assert vista.returncode == 0, vista.stderr[-3000:]
     assert json.loads(vista.stdout)["records"] == 5
-    assert tree(root) == before  # nothing written into the read-only sources
+    assert layouts.tree(root) == before  # nothing written into the read-only sources
     return out
 
 
