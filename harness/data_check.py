@@ -29,22 +29,25 @@ def perfect_responses(rec: Record) -> list[str]:
     >>> perfect_responses(Record("1", Path("a.png"), "q", "dog", "multi_choice", "text", "t", ["cat", "dog"]))
     ['Answer: B', 'Answer: dog']
     """
-    gold = rec.answer if rec.answer is not None else rec.oracle_answer
+    gold = gold_of(rec)
     if gold is None:
         return []
     return [f"Answer: {short_answer(gold, rec.choices)}", f"Answer: {gold}"] if rec.choices else [f"Answer: {gold}"]
 
 
+def gold_of(rec: Record) -> str | None:
+    """The answer a record's responses are checked against: its label, else the withheld oracle answer."""
+    return rec.answer if rec.answer is not None else rec.oracle_answer
+
+
 def unrewardable(records: list[Record]) -> list[tuple[Record, str, float | None]]:
-    """(record, response, reward) for each record a perfect response of which does not earn reward 1."""
+    """(record, response, reward) for each record a perfect response of which does not earn reward 1 (the
+    first such response)."""
     failures = []
     for rec in records:
-        gold = rec.answer if rec.answer is not None else rec.oracle_answer
-        for response in perfect_responses(rec):
-            reward = exact_match_reward([response], **rec.reward_fields(answer=gold))[0]
-            if reward != 1.0:
-                failures.append((rec, response, reward))
-                break
+        if responses := perfect_responses(rec):
+            rewards = exact_match_reward(responses, **rec.reward_fields(answer=gold_of(rec)))
+            failures += [(rec, resp, reward) for resp, reward in zip(responses, rewards) if reward != 1.0][:1]
     return failures
 
 
@@ -135,7 +138,7 @@ def format_report(reports: list[SplitReport], listed: int = 50) -> str:
                   f"  images: {r.images} files under the dataset root, {len(r.bad_images)} fail to decode",
                   f"  rewardable: {r.checked - len(r.failures)} of {r.checked} ({share})"]
         shown = r.failures if listed <= 0 else r.failures[:listed]
-        lines += [f"    not rewardable: id {rec.id}: gold {rec.answer or rec.oracle_answer!r} "
+        lines += [f"    not rewardable: id {rec.id}: gold {gold_of(rec)!r} "
                   f"({rec.question_type}, {rec.answer_type}, choices {rec.choices}): {resp!r} -> {reward}"
                   for rec, resp, reward in shown]
         if len(shown) < len(r.failures):
