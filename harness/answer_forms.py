@@ -20,6 +20,7 @@ _LETTER = re.compile(r"^\(?([A-J])\)?[.:]?$")
 _LETTER_TEXT = re.compile(r"^\(?([A-J])\s*[).:]\s*(.+)$", re.S)
 _INTEGER = re.compile(r"^[-+]?(?:\d+|\d{1,3}(?:,\d{3})+)$")
 _FLOAT = re.compile(r"^[-+]?(?:\d+|\d{1,3}(?:,\d{3})+)?\.(\d+)$")
+_VALUE_UNIT = re.compile(r"^([-+]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?)(?:\s+[A-Za-z]{1,12}(?:\^?[23])?|\s*[%°])$")
 # A free-form gold answer is a value or a short phrase; a longer sentence without a marker is a
 # rationale or a caption, not an answer the reward can check.
 MAX_FREE_FORM_CHARS = 64
@@ -126,8 +127,13 @@ def choice_answer(text, choices: list[str], prefer: str = "letter") -> tuple[str
 def free_form_answer(text) -> tuple[str | None, str | None]:
     """The gold answer of a free-form question: a value or a short phrase, after any answer marker.
 
+    A number with a unit ('5 cm', '12%', '45°') gives the number: the reward reads a response's number
+    without its unit, so '5' and '5 cm' both match it.
+
     >>> free_form_answer("Answer: 8"), free_form_answer("The answer is 2.50"), free_form_answer("yes")
     (('8', None), ('2.50', None), ('yes', None))
+    >>> free_form_answer("Answer: 5 cm"), free_form_answer("12%"), free_form_answer("3D")
+    (('5', None), ('12', None), ('3D', None))
     >>> free_form_answer("The bars show that the tallest one belongs to the second group of students")[1]
     'answer form not recognised (a sentence, not a value)'
     """
@@ -136,7 +142,8 @@ def free_form_answer(text) -> tuple[str | None, str | None]:
         return None, "empty answer"
     if "\n" in span or len(span) > MAX_FREE_FORM_CHARS or len(span.split()) > MAX_FREE_FORM_WORDS:
         return None, "answer form not recognised (a sentence, not a value)"
-    return span, None
+    m = _VALUE_UNIT.match(span)
+    return (m.group(1) if m else span), None
 
 
 def answer_type_of(answer: str) -> tuple[str, int | None]:

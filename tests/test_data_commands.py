@@ -26,7 +26,7 @@ GOLD_FORMS = [  # (human turn after the instruction, gpt turn, gold answer it mu
     ("Question: Pick one.\nChoices: (A) red (B) blue", "(A)", "red"),
     ("Question: How many cubes are left?", "Answer: 8", "8"), ("Question: How many?", "The answer is 12", "12"),
     ("Question: What is the length? (Unit: cm)", "2.50", "2.50"), ("Question: Is the bar taller?", "yes", "yes"),
-    ("Question: Which years?", "Answer: [2007, 2008]", "[2007, 2008]"),
+    ("Question: Which years?", "Answer: [2007, 2008]", "[2007, 2008]"), ("Question: How long is AB?", "Answer: 5 cm", "5"),
 ]
 BAD_RECORDS = {  # reason -> records that must be skipped with it
     "image file not found": 1, "image path escapes the dataset root": 1,
@@ -80,8 +80,8 @@ def data(sources, tmp_path_factory):
     split = harness("data", "split", root / "MathV360K" / "train_samples_all_tuning.json", out, "--test-id", 4, "--val", 4)
     assert split.returncode == 0, split.stderr[-3000:]
     summary = json.loads(split.stdout)
-    assert summary["skipped"] == BAD_RECORDS and summary["sizes"] == {"labeled": 18, "test_id": 4, "val": 4,
-                                                                     "unlabeled": 10}
+    assert summary["skipped"] == BAD_RECORDS and summary["sizes"] == {"labeled": 19, "test_id": 4, "val": 4,
+                                                                     "unlabeled": 12}
     vista = harness("data", "mathvista", root / "MathVista", out)
     assert vista.returncode == 0, vista.stderr[-3000:]
     assert json.loads(vista.stdout)["records"] == 5
