@@ -18,7 +18,8 @@ from harness.data_commands import split_mathv360k
 from harness.datasets import DatasetError, load_mathv360k
 from real_arch import build_tiny_llava
 
-ASK = "<image>\nFirst perform reasoning, then finally select the question from the choices in the following format: Answer: xxx.\n"
+ASK = ("<image>\nFirst perform reasoning, then finally select the question from the choices in the following format: "
+       "Answer: xxx.\n")
 PICK = "Question: What has been done to this letter?\nChoices:\n(A) slide\n(B) flip.\n(C) turn"
 GOLD_FORMS = [  # (human turn after the instruction, gpt turn, gold answer it must give)
     (PICK, "Answer: B", "flip"), (PICK, "The answer is (B).", "flip"), (PICK, "B", "flip"), (PICK, "flip", "flip"),
@@ -26,7 +27,8 @@ GOLD_FORMS = [  # (human turn after the instruction, gpt turn, gold answer it mu
     ("Question: Pick one.\nChoices: (A) red (B) blue", "(A)", "red"),
     ("Question: How many cubes are left?", "Answer: 8", "8"), ("Question: How many?", "The answer is 12", "12"),
     ("Question: What is the length? (Unit: cm)", "2.50", "2.50"), ("Question: Is the bar taller?", "yes", "yes"),
-    ("Question: Which years?", "Answer: [2007, 2008]", "[2007, 2008]"), ("Question: How long is AB?", "Answer: 5 cm", "5"),
+    ("Question: Which years?", "Answer: [2007, 2008]", "[2007, 2008]"),
+    ("Question: How long is AB?", "Answer: 5 cm", "5"),
 ]
 BAD_RECORDS = {  # reason -> records that must be skipped with it
     "image file not found": 1, "image path escapes the dataset root": 1,
@@ -77,7 +79,8 @@ def data(sources, tmp_path_factory):
     """The README's step 3 on the made sources: split, mathvista; the sources must stay as they were."""
     root, before = sources
     out = tmp_path_factory.mktemp("data") / "mstar"
-    split = harness("data", "split", root / "MathV360K" / "train_samples_all_tuning.json", out, "--test-id", 4, "--val", 4)
+    source = root / "MathV360K" / "train_samples_all_tuning.json"
+    split = harness("data", "split", source, out, "--test-id", 4, "--val", 4)
     assert split.returncode == 0, split.stderr[-3000:]
     summary = json.loads(split.stdout)
     assert summary["skipped"] == BAD_RECORDS and summary["sizes"] == {"labeled": 19, "test_id": 4, "val": 4,
