@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 from PIL import Image
 
+from harness.images import load_image
 from harness.registry import Registry
 
 ADAPTERS = Registry("model adapter")
@@ -59,13 +59,6 @@ def response_start(prompt_ids: list[int], full_ids: list[int]) -> int:
             break
         n += 1
     return n
-
-
-@lru_cache(maxsize=65536)
-def load_image(path: Path) -> Image.Image:
-    """An RGB image, decoded once per process (datasets are read many times per run)."""
-    with Image.open(path) as im:
-        return im.convert("RGB")
 
 
 def image_of(p: "Prompt") -> Image.Image:

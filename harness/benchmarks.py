@@ -1,40 +1,43 @@
-"""Evaluation benchmarks and the real MathVista / MathV360K files, read from a local path as Records.
+"""Evaluation benchmarks (the paper's Table 5), read from a local path as Records.
 
-Each loader reads a benchmark in the format it is published in (parquet from the Hugging Face hub, the
+Each loader reads a benchmark in the format its owners publish (parquet from the Hugging Face hub, the
 TSVs with base64 images that VLMEvalKit distributes, JSON/JSONL), brings every row to a MathVista-style
 dict and hands them to harness.datasets, so images and answers are checked in one place and bad rows are
-skipped and counted. Embedded images (bytes or base64) are written once into `image_cache/<benchmark>/`
-inside the dataset folder; Record.image is always a file. Choose a loader by name from BENCHMARKS.
-
-    python -m harness.benchmarks mathvista /data/MathVista /data/mstar/mathvista     # testmini.json + images
-    python -m harness.benchmarks split /data/mstar/mathv360k/train_samples_all_tuning.json
+skipped and counted. Dataset folders are only read: embedded images (bytes or base64) are written once
+into an image cache the caller names (a run uses `<results_dir>/_stages/images/`), and Record.image is
+always a file. Choose a loader by name from BENCHMARKS.
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import hashlib
 import io
 import json
-import random
+import logging
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
 from PIL import Image
 
-from harness.datasets import OPTION_LETTERS, DatasetError, Record, format_choices, parse_choices, records_from_mathvista
-from harness.io import atomic_write_json
+from harness.answer_forms import OPTION_LETTERS, choice_answer, clean_option
+from harness.datasets import DatasetError, Record, convert, format_choices, usable
+from harness.io import atomic_write_bytes
 from harness.registry import Registry
 
+log = logging.getLogger(__name__)
 BENCHMARKS = Registry("benchmark")
-CACHE = "image_cache"
 READERS = (".parquet", ".tsv", ".json", ".jsonl")
 # The paper's -R subsets "remove the perception sub-tasks" (following LLaVA-o1): these top-level categories.
 MMSTAR_PERCEPTION = ("coarse perception", "fine-grained perception")
 MMBENCH_PERCEPTION = ("coarse_perception", "finegrained_perception (instance-level)",
                       "finegrained_perception (cross-instance)")
+# VLMEvalKit stores a repeated image as the index of the row holding it: an image cell this short is a
+# reference, not base64 (its own rule), and MMBench's circular copies sit at index + k * 1,000,000.
+IMAGE_REFERENCE_CHARS = 64
+CIRCULAR_OFFSET = 1_000_000
 
 
 # ---- reading tables -------------------------------------------------------------------------------
@@ -45,7 +48,7 @@ def table_files(path: Path, pattern: str, what: str) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise DatasetError(f"{path}: not found (expected a {what} file or a folder holding one)")
-    found = [f for f in path.rglob(pattern) if f.suffix in READERS and CACHE not in f.parts]
+    found = [f for f in path.rglob(pattern) if f.suffix in READERS]
     for suffix in READERS:  # one format only: a hub folder may hold the same data as parquet and TSV
         if files := sorted(f for f in found if f.suffix == suffix):
             return files
@@ -59,7 +62,7 @@ def read_rows(path: Path) -> list[dict]:
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path).to_dict("records")
-        if path.suffix == ".tsv":
+        if path.suffix == ".tsv":  # every cell a string; an empty cell stays "" (an absent option)
             return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False).to_dict("records")
         if path.suffix == ".jsonl":
             return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -80,14 +83,14 @@ def require(rows: list[dict], source: Path, columns: tuple[str, ...], what: str)
         raise DatasetError(f"{source}: not a {what} file: missing columns {missing}; found {sorted(rows[0])}")
 
 
-def _blank(value) -> bool:
+def blank(value) -> bool:
     """None, NaN (a missing table cell) or an empty string."""
     if isinstance(value, str):
         return not value.strip()
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _list(value) -> list[str] | None:
+def as_list(value) -> list[str] | None:
     """A choices cell (list, numpy array, JSON string) as a list of strings, or None."""
     if value is None or isinstance(value, float):  # absent, or NaN in a table
         return None
@@ -100,36 +103,52 @@ def _list(value) -> list[str] | None:
 
 # ---- images ---------------------------------------------------------------------------------------
 
-class ImageStore:
-    """Writes embedded images once into <root>/image_cache/<name>/ and returns paths relative to root."""
+def cache_folder(cache: Path, name: str, path: Path) -> Path:
+    """The image cache of one benchmark file or folder: its name plus a hash of where it lies."""
+    return Path(cache) / f"{name}-{hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:10]}"
 
-    def __init__(self, root: Path, name: str):
-        self.root, self.folder = root, root / CACHE / name
+
+class ImageStore:
+    """Turns an image cell into a file: a path under the dataset folders as it is, embedded bytes or base64
+    written once into `folder` (never into the dataset, which may be read-only)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.search: tuple[Path, ...] = ()  # dataset folders a path cell may be relative to
 
     def __call__(self, key: str, value) -> str | None:
         if isinstance(value, dict):  # the hub's Image feature: {"bytes": ..., "path": ...}
             value = value.get("bytes") or value.get("path")
         if isinstance(value, (bytes, bytearray)) and value:
-            return self._write(key, bytes(value))
+            return self.write(key, bytes(value))
         if not isinstance(value, str) or not value.strip():
             return None
-        if (self.root / value).is_file():
-            return value
-        data = _b64(value)  # neither a file under root nor base64: None, reported as a missing image
-        return None if data is None else self._write(key, data)
+        if found := self.find(value):
+            return found
+        data = _b64(value)  # neither a file nor base64: None, reported as a missing image
+        return None if data is None else self.write(key, data)
 
-    def _write(self, key: str, data: bytes) -> str:
+    def find(self, value) -> str | None:
+        """The file a path cell names under the dataset folders, if any. A long cell is base64, never stat()ed
+        as a path (the OS refuses names that long)."""
+        if isinstance(value, str) and value.strip() and len(value) < 1024:
+            for folder in self.search:
+                if (folder / value).is_file():
+                    return str(folder / value)
+        return None
+
+    def write(self, key: str, data: bytes) -> str:
+        """The file holding `data`, written once; named by the record's key and a hash of the bytes, so a
+        dataset replaced at the same path never shows a stale image."""
         try:
             ext = "." + (Image.open(io.BytesIO(data)).format or "png").lower()
         except Exception:  # not an image: written as is, so the loader reports it as unreadable
             ext = ".img"
-        path = self.folder / (re.sub(r"[^\w.-]", "_", key) + ext)
+        name = re.sub(r"[^\w.-]", "_", key)
+        path = self.folder / f"{name}-{hashlib.sha256(data).hexdigest()[:8]}{ext}"
         if not path.is_file():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        return str(path.relative_to(self.root))
+            atomic_write_bytes(path, data)
+        return str(path)
 
 
 def _b64(text: str) -> bytes | None:
@@ -144,247 +163,244 @@ def _b64(text: str) -> bytes | None:
 def multi_choice(pid, question: str, choices: list[str], answer, image: str | None, task: str, **meta) -> dict:
     """A multi-choice row in the harness's question format (`format_choices`); answer = choice text.
 
-    >>> multi_choice(1, "Which?", ["cat", "dog"], "B", "a.png", "animals")["answer"]
-    'dog'
+    Options lose a final period (`clean_option`); the answer may be a letter or the option text (one that is
+    neither stays as it is, and the loader skips the row with the reason).
+
+    >>> multi_choice(1, "Which?", ["a cat.", "a dog."], "B", "a.png", "animals")["answer"]
+    'a dog'
     """
-    text = question.strip() + format_choices(choices)
-    return {"pid": str(pid), "question": text, "image": image, "choices": choices,
-            "answer": choice_answer(answer, choices), "question_type": "multi_choice", "answer_type": "text",
-            "metadata": {"task": task, **meta}}
+    choices = [clean_option(c) for c in choices]
+    gold = None if blank(answer) else choice_answer(answer, choices)[0]
+    return {"pid": str(pid), "question": question.strip() + format_choices(choices), "image": image,
+            "choices": choices, "answer": gold if gold is not None else answer, "question_type": "multi_choice",
+            "answer_type": "text", "metadata": {"task": task, **meta}}
 
 
-def choice_answer(answer, choices: list[str]) -> str | None:
-    """The gold choice text from a letter ('B', '(B)'), a 0-based index ('1') or the text itself; else None."""
-    if _blank(answer):
-        return None
-    answer = str(answer).strip()
-    letter = answer.strip("()")
-    if len(letter) == 1 and letter in OPTION_LETTERS:
-        idx = OPTION_LETTERS.index(letter)
-    elif answer.isdigit():
-        idx = int(answer)
-    else:
-        return answer if answer in choices else None
-    return choices[idx] if idx < len(choices) else None
-
-
-def _load(name: str, path, pattern: str, columns: tuple[str, ...], convert: Callable, limit: int | None,
-          keep: Callable[[dict], bool] = lambda row: True) -> list[Record]:
-    """Read every matching file, convert its rows, and check them as Records."""
+def _load(name: str, path, cache: Path, pattern: str, columns: tuple[str, ...], to_item: Callable, limit: int | None,
+          keep: Callable[[dict], str | None] = lambda row: None) -> list[Record]:
+    """Read every matching file, convert its rows (`keep` names why a row is left out, or None), and check
+    them as Records. Images are written to `cache_folder(cache, name, path)`."""
     path = Path(path)
     root = path if path.is_dir() else path.parent
-    store = ImageStore(root, name)
-    items = []
+    store = ImageStore(cache_folder(cache, name, path))
+    items, left_out = [], Counter()
     for file in table_files(path, pattern, name):
         rows = read_rows(file)
         require(rows, file, columns, name)
-        images = {str(r.get("index")): r.get("image") for r in rows}  # VLMEvalKit TSVs reuse images by index
-        items += [convert(row, store, images) for row in rows if keep(row)]
+        store.search = (file.parent, root)
+        images = {str(r.get("index")): r.get("image") for r in rows if "index" in r}
+        for number, row in enumerate(rows):
+            if why := keep(row):
+                left_out[why] += 1
+            else:
+                items.append(to_item({**row, "_key": f"{file.stem}-{number}"}, store, images))
+    if left_out:
+        log.info("%s: left out %s", path, ", ".join(f"{why}: {n}" for why, n in left_out.most_common()))
     if not items:
-        raise DatasetError(f"{path}: no {name} rows left after filtering")
-    return records_from_mathvista(items, root, path, limit)
+        raise DatasetError(f"{path}: no {name} rows left after filtering ({dict(left_out)})")
+    return usable(*convert(items, "mathvista", root, True, limit, cache=store.folder), path)
 
 
 def _image_of(row: dict, store: ImageStore, images: dict, key: str):
+    """The row's image; a VLMEvalKit cell holding another row's index means that row's image."""
     value = row.get("image")
-    if isinstance(value, str) and value.isdigit() and len(value) <= 16:  # a reference to another row's image
-        value = images.get(value)
+    if isinstance(value, str) and len(value) <= IMAGE_REFERENCE_CHARS and value.strip() in images:
+        value = images[value.strip()]
     return store(key, value)
 
 
 # ---- benchmarks -----------------------------------------------------------------------------------
 
-def _mathvista_row(row: dict, store: ImageStore, images: dict) -> dict:
+_PRECISION_WORDS = {1: "one decimal place", 2: "two decimal places", 3: "three decimal places"}
+
+
+def mathvista_hint(question_type: str, answer_type: str, precision) -> str:
+    """The Hint line of MathVista's official zero-shot query: which answer form (and precision) is wanted.
+
+    >>> mathvista_hint("free_form", "float", 2)[:90]
+    'Hint: Please answer the question requiring a floating-point number with two decimal places'
+    """
+    if question_type == "multi_choice":
+        return ("Hint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, "
+                "at the end.")
+    if answer_type == "integer":
+        return ("Hint: Please answer the question requiring an integer answer and provide the final value, "
+                "e.g., 1, 2, 3, at the end.")
+    if answer_type == "float":
+        digits = int(precision or 1)
+        examples = ", ".join(x[: 2 + digits] for x in ("1.23456789", "1.3456789", "1.456789"))  # 1.2, 1.3, 1.4
+        return (f"Hint: Please answer the question requiring a floating-point number with "
+                f"{_PRECISION_WORDS.get(digits, f'{digits} decimal places')} and provide the final value, "
+                f"e.g., {examples}, at the end.")
+    return ("Hint: Please answer the question requiring a Python list as an answer and provide the final list, "
+            "e.g., [1, 2, 3], [1.2, 1.3, 1.4], at the end.")
+
+
+def mathvista_query(row: dict) -> str:
+    """A MathVista record's prompt: its own `query` when it has one (the hub's and the GitHub JSON's), else
+    the official query built from its fields: Hint, Question (with its unit), then the choices.
+
+    >>> mathvista_query({"question": "How long is AB?", "unit": "cm", "question_type": "free_form",
+    ...                  "answer_type": "integer", "choices": None}).splitlines()[1]
+    'Question: How long is AB? (Unit: cm)'
+    """
+    if not blank(row.get("query")):
+        return str(row["query"])
+    question = f"Question: {row['question']}" + (f" (Unit: {row['unit']})" if not blank(row.get("unit")) else "")
+    choices = as_list(row.get("choices"))
+    lines = [mathvista_hint(row.get("question_type"), row.get("answer_type"), row.get("precision")), question]
+    return "\n".join(lines) + ("\nChoices:" + "".join(f"\n({OPTION_LETTERS[i]}) {c}" for i, c in enumerate(choices))
+                               if choices else "")
+
+
+def mathvista_item(row: dict, store: ImageStore, images: dict) -> dict:
     pid = str(row["pid"])
-    image = row["image"] if isinstance(row.get("image"), str) and (store.root / row["image"]).is_file() else None
-    image = image or store(pid, row.get("decoded_image"))
+    image = store.find(row.get("image")) or store(pid, row.get("decoded_image"))
     precision = row.get("precision")
-    return {**row, "image": image, "choices": _list(row.get("choices")),
-            "unit": None if _blank(row.get("unit")) else row["unit"],
-            "precision": None if _blank(precision) else precision,
-            "metadata": dict(row.get("metadata") or {}), "decoded_image": None}
+    return {**{k: v for k, v in row.items() if k not in ("decoded_image", "_key")}, "image": image,
+            "query": mathvista_query(row), "choices": as_list(row.get("choices")),
+            "unit": None if blank(row.get("unit")) else row["unit"],
+            "precision": None if blank(precision) else int(precision), "metadata": dict(row.get("metadata") or {})}
 
 
 @BENCHMARKS.register("mathvista")
-def load_mathvista_hub(path, limit: int | None = None, split: str = "testmini") -> list[Record]:
-    """MathVista as downloaded from the hub (AI4Math/MathVista: data/testmini-*.parquet), images from
-    `decoded_image` bytes or the `image` path when images.zip is unpacked beside it."""
-    return _load("mathvista", path, f"{split}*", ("pid", "question", "answer", "question_type", "answer_type"),
-                 _mathvista_row, limit)
+def load_mathvista_hub(path, cache: Path, limit: int | None = None, split: str = "testmini") -> list[Record]:
+    """MathVista as published (AI4Math/MathVista: data/testmini-*.parquet with `decoded_image` bytes, or the
+    GitHub data/testmini.json with images/ unpacked beside it); the prompt is the official query, Hint included."""
+    return _load("mathvista", path, cache, f"{split}*", ("pid", "question", "answer", "question_type",
+                                                         "answer_type"), mathvista_item, limit)
 
 
-_OPTIONS_RE = re.compile(r"\n\s*Options:\s*(.*)\Z", re.S)
-_OPTION_RE = re.compile(r"(?:^|,\s*)([A-J]):\s*(.*?)(?=,\s*[A-J]:\s|\Z)", re.S)
+_OPTIONS_HEADER = re.compile(r"\n\s*Options:\s*", re.S)
 
 
 def mmstar_options(question: str) -> tuple[str, list[str]] | None:
-    """Split an MMStar question into its stem and options ('...\\nOptions: A: x, B: y, C: z, D: w').
+    """Split an MMStar question into its stem and options ('...\\nOptions: A: x, B: y, C: z, D: w'). Option
+    letters must follow in order, so a comma or a letter inside an option stays part of it.
 
-    >>> mmstar_options("What is it?\\nOptions: A: a cat, B: a dog, C: 3, 4, D: none")
-    ('What is it?', ['a cat', 'a dog', '3, 4', 'none'])
+    >>> mmstar_options("What is it?\\nOptions: A: a cat., B: a dog, C: 3, 4, D: B: none")
+    ('What is it?', ['a cat.', 'a dog', '3, 4', 'B: none'])
     """
-    m = _OPTIONS_RE.search(question)
-    if not m:
+    m = list(_OPTIONS_HEADER.finditer(question))
+    if not m or not question[m[-1].end():].startswith("A:"):
         return None
-    return question[:m.start()].strip(), [text.strip() for _, text in _OPTION_RE.findall(m.group(1).strip())]
+    body, options, start = question[m[-1].end():], [], len("A:")
+    for letter in OPTION_LETTERS[1:]:
+        nxt = body.find(f", {letter}:", start)
+        if nxt < 0:
+            break
+        options.append(body[start:nxt].strip())
+        start = nxt + len(f", {letter}:")
+    options.append(body[start:].strip())
+    return question[:m[-1].start()].strip(), options
 
 
 def _mmstar_row(row: dict, store: ImageStore, images: dict) -> dict:
-    letters = [c for c in OPTION_LETTERS if not _blank(row.get(c))]
     parsed = mmstar_options(row["question"])
-    stem, choices = (row["question"], [str(row[c]) for c in letters]) if letters else (parsed or (row["question"], []))
+    stem = parsed[0] if parsed else row["question"]
+    letters = [c for c in OPTION_LETTERS if not blank(row.get(c))]  # VLMEvalKit's TSV also has A-D columns
+    choices = [str(row[c]) for c in letters] if letters else (parsed[1] if parsed else [])
     image = _image_of(row, store, images, str(row["index"]))
     return multi_choice(row["index"], stem, choices, row.get("answer"), image, row["category"],
-                        l2_category=row.get("l2_category"))
+                        l2_category=row.get("l2_category") or row.get("l2-category"))
+
+
+def _mmstar_keep(reasoning_only: bool) -> Callable[[dict], str | None]:
+    return lambda row: "perception category" if reasoning_only and row["category"] in MMSTAR_PERCEPTION else None
 
 
 @BENCHMARKS.register("mmstar")
-def load_mmstar(path, limit: int | None = None, reasoning_only: bool = False) -> list[Record]:
-    """MMStar (Lin-Chen/MMStar: mmstar.parquet, or MMStar.tsv with base64 images); options live in the
-    question text ('Options: A: ..., B: ...') or in A-D columns; per-task breakdown by category."""
-    keep = (lambda row: row["category"] not in MMSTAR_PERCEPTION) if reasoning_only else (lambda row: True)
-    return _load("mmstar", path, "*", ("index", "question", "answer", "category", "image"), _mmstar_row, limit, keep)
+def load_mmstar(path, cache: Path, limit: int | None = None, reasoning_only: bool = False) -> list[Record]:
+    """MMStar (Lin-Chen/MMStar: mmstar.parquet with image bytes, options in the question text as
+    'Options: A: ..., B: ...'; or VLMEvalKit's MMStar.tsv with base64 images); breakdown by category."""
+    return _load("mmstar", path, cache, "*", ("index", "question", "answer", "category", "image"), _mmstar_row,
+                 limit, _mmstar_keep(reasoning_only))
 
 
 @BENCHMARKS.register("mmstar_r")
-def load_mmstar_r(path, limit: int | None = None) -> list[Record]:
+def load_mmstar_r(path, cache: Path, limit: int | None = None) -> list[Record]:
     """MMStar-R: MMStar without its perception categories (paper Table 5)."""
-    return load_mmstar(path, limit, reasoning_only=True)
+    return load_mmstar(path, cache, limit, reasoning_only=True)
 
 
 def _tsv_choice_row(row: dict, store: ImageStore, images: dict) -> dict:
-    choices = [str(row[c]).strip() for c in OPTION_LETTERS if not _blank(row.get(c))]
+    """A VLMEvalKit multi-choice row: an option exists where its letter's cell is non-empty; the hint goes
+    before the question as VLMEvalKit's prompt puts it."""
+    choices = [str(row[c]) for c in OPTION_LETTERS if not blank(row.get(c))]
     hint = row.get("hint")
-    question = row["question"] if _blank(hint) else f"Context: {str(hint).strip()}\n{row['question']}"
-    image = _image_of(row, store, images, str(row["index"]))
-    return multi_choice(row["index"], question, choices, row.get("answer"), image, row.get("category") or "unknown",
-                        l2_category=row.get("l2-category") or row.get("l2_category"))
+    question = f"Question: {row['question']}" if blank(hint) else f"Hint: {str(hint).strip()}\nQuestion: {row['question']}"
+    key = str(row.get("index") if not blank(row.get("index")) else row["_key"])
+    return multi_choice(key, question, choices, row.get("answer"), _image_of(row, store, images, key),
+                        row.get("category") or "unknown", l2_category=row.get("l2-category") or row.get("l2_category"))
+
+
+def _mmbench_keep(reasoning_only: bool) -> Callable[[dict], str | None]:
+    """MMBench's circular copies (the same question with rotated options) are left out: accuracy is over
+    the original questions. The -R subset also leaves out the perception L2 categories."""
+    def keep(row: dict) -> str | None:
+        if str(row.get("index", "")).isdigit() and int(row["index"]) >= CIRCULAR_OFFSET:
+            return "circular copy"
+        if reasoning_only and (row.get("l2-category") or row.get("l2_category")) in MMBENCH_PERCEPTION:
+            return "perception category"
+        return None
+    return keep
 
 
 @BENCHMARKS.register("mmbench")
-def load_mmbench(path, limit: int | None = None, reasoning_only: bool = False) -> list[Record]:
+def load_mmbench(path, cache: Path, limit: int | None = None, reasoning_only: bool = False) -> list[Record]:
     """MMBench (the VLMEvalKit TSV, e.g. MMBench_DEV_EN_V11.tsv: index, question, hint, A-D, answer,
-    category, l2-category, base64 image). Use the dev split: the test split has no answers."""
-    keep = ((lambda row: (row.get("l2-category") or row.get("l2_category")) not in MMBENCH_PERCEPTION)
-            if reasoning_only else (lambda row: True))
-    return _load("mmbench", path, "*", ("index", "question", "A", "B", "answer", "category", "image"),
-                 _tsv_choice_row, limit, keep)
+    category, l2-category, base64 image or another row's index, split). Use the dev split: the test split
+    has no answers."""
+    return _load("mmbench", path, cache, "*", ("index", "question", "A", "B", "answer", "category", "image"),
+                 _tsv_choice_row, limit, _mmbench_keep(reasoning_only))
 
 
 @BENCHMARKS.register("mmbench_r")
-def load_mmbench_r(path, limit: int | None = None) -> list[Record]:
+def load_mmbench_r(path, cache: Path, limit: int | None = None) -> list[Record]:
     """MMBench-R: MMBench without its perception L2 categories (paper Table 5)."""
-    return load_mmbench(path, limit, reasoning_only=True)
+    return load_mmbench(path, cache, limit, reasoning_only=True)
 
 
 def _ai2d_row(row: dict, store: ImageStore, images: dict) -> dict:
     if "options" not in row:
         return _tsv_choice_row(row, store, images)
-    key = row.get("index") or row.get("id") or hashlib.sha1(repr((row["question"], _list(row["options"]))).encode())
-    key = key.hexdigest()[:16] if hasattr(key, "hexdigest") else str(key)
-    image = _image_of(row, store, images, key)
-    return multi_choice(key, row["question"], _list(row["options"]) or [], row.get("answer"), image, "ai2d")
+    # lmms-lab/ai2d rows have no id, and rows may share question and options with different images:
+    # the row's place in its shard names both the record and its image.
+    key, answer = row["_key"], str(row.get("answer", "")).strip()
+    letter = OPTION_LETTERS[int(answer)] if answer.isdigit() and int(answer) < len(OPTION_LETTERS) else answer
+    return multi_choice(key, row["question"], as_list(row["options"]) or [], letter,
+                        _image_of(row, store, images, key), "ai2d")
 
 
 @BENCHMARKS.register("ai2d")
-def load_ai2d(path, limit: int | None = None) -> list[Record]:
-    """AI2D test: the VLMEvalKit TSV (index, question, A-D, answer letter, base64 image) or the hub
-    parquet (lmms-lab/ai2d: question, options, answer as a 0-based index, image)."""
-    return _load("ai2d", path, "*", ("question", "answer", "image"), _ai2d_row, limit)
+def load_ai2d(path, cache: Path, limit: int | None = None) -> list[Record]:
+    """AI2D test: the VLMEvalKit TSV (index, question, A-D, answer letter, base64 image) or the hub parquet
+    shards (lmms-lab/ai2d: question, options list, answer as a 0-based index string, image; no id)."""
+    return _load("ai2d", path, cache, "*", ("question", "answer", "image"), _ai2d_row, limit)
 
 
 def _m3cot_row(row: dict, store: ImageStore, images: dict) -> dict:
     context = row.get("context")
-    question = row["question"] if _blank(context) else f"Context: {str(context).strip()}\n{row['question']}"
+    question = row["question"] if blank(context) else f"Context: {str(context).strip()}\n{row['question']}"
     image = store(str(row["id"]), row.get("image"))
-    return multi_choice(row["id"], question, _list(row.get("choices")) or [], row.get("answer"), image,
+    return multi_choice(row["id"], question, as_list(row.get("choices")) or [], row.get("answer"), image,
                         row.get("domain") or row.get("category") or "unknown", topic=row.get("topic"))
 
 
 @BENCHMARKS.register("m3cot")
-def load_m3cot(path, limit: int | None = None, split: str = "test") -> list[Record]:
-    """M3CoT (LightChen2333/M3CoT: data/test-*.parquet, or the JSON/JSONL release with image paths or
-    base64): id, question, choices, context, answer letter, domain, image; breakdown by domain."""
-    return _load("m3cot", path, f"{split}*", ("id", "question", "choices", "answer"), _m3cot_row, limit)
+def load_m3cot(path, cache: Path, limit: int | None = None, split: str = "test") -> list[Record]:
+    """M3CoT (LightChen2333/M3CoT: data/test-*.parquet with id, category, image_id, question, choices list,
+    context, answer letter, rationale, split, image bytes, domain, topic; or the JSON/JSONL release with
+    image paths or base64); breakdown by domain."""
+    return _load("m3cot", path, cache, f"{split}*", ("id", "question", "choices", "answer"), _m3cot_row, limit)
 
 
-def load_benchmark(name: str, path, limit: int | None = None) -> list[Record]:
-    """Records of a registered benchmark read from a local path."""
-    return BENCHMARKS.get(name)(path, limit)
+def load_benchmark(name: str, path, cache: Path, limit: int | None = None) -> list[Record]:
+    """Records of a registered benchmark read from a local path; decoded images go under `cache`."""
+    return BENCHMARKS.get(name)(path, cache, limit)
 
 
-# ---- the paper's MathV360K split and a data folder for data.path --------------------------------
+if __name__ == "__main__":  # the old entry point: `python -m harness.benchmarks split|mathvista|check ...`
+    from harness.data_commands import main
 
-def split_mathv360k(source, out=None, seed: int = 0, test_id: int = 750, val: int = 250) -> dict[str, int]:
-    """The paper's split of MathV360K: a seeded half labeled; of the other half, 750 test-ID and 250
-    validation records (with answers) and the rest unlabeled (answer kept only as meta.oracle_answer).
-
-    Writes {labeled,unlabeled,val,test_id}.json into `out` (default: beside the source, where its
-    relative image paths resolve). Deterministic for a seed; returns the size of each split."""
-    source = Path(source)
-    out = Path(out) if out else source.parent
-    items = json.loads(source.read_text()) if source.is_file() else None
-    if not isinstance(items, list):
-        raise DatasetError(f"{source}: expected the MathV360K JSON list (e.g. train_samples_all_tuning.json)")
-    order = list(range(len(items)))
-    random.Random(seed).shuffle(order)
-    half = len(order) // 2
-    if len(order) - half < test_id + val:
-        raise DatasetError(f"{source}: {len(items)} records leave too few for {test_id} test-ID + {val} validation")
-    parts = {"labeled": order[:half], "test_id": order[half:half + test_id],
-             "val": order[half + test_id:half + test_id + val], "unlabeled": order[half + test_id + val:]}
-    for name, idx in parts.items():
-        rows = [items[i] if name != "unlabeled" else _unlabeled(items[i]) for i in idx]
-        atomic_write_json(out / f"{name}.json", rows)
-    return {k: len(v) for k, v in parts.items()}
-
-
-def _unlabeled(raw: dict) -> dict:
-    """The record without its gpt turn; the answer (choice text for a letter) kept as meta.oracle_answer."""
-    conv = raw.get("conversations") or []
-    human = next((t.get("value", "") for t in conv if t.get("from") == "human"), "")
-    gpt = next((t.get("value", "") for t in conv if t.get("from") == "gpt"), None)
-    choices = parse_choices(human.replace("<image>", "").strip())
-    oracle = (choice_answer(gpt, choices) if choices else None) or gpt
-    return {**raw, "conversations": [t for t in conv if t.get("from") != "gpt"],
-            "meta": {**(raw.get("meta") or {}), "oracle_answer": oracle}}
-
-
-def write_mathvista(source, out, limit: int | None = None) -> int:
-    """MathVista testmini from its hub download to `out`/testmini.json + images, the layout data.path reads."""
-    out = Path(out)
-    records = load_mathvista_hub(source, limit)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    rows = {}
-    for r in records:
-        image = out / "images" / f"{r.id}{r.image.suffix}"
-        if not image.is_file():
-            image.write_bytes(r.image.read_bytes())
-        rows[r.id] = {"pid": r.id, "question": r.question, "image": f"images/{image.name}", "choices": r.choices,
-                      "unit": r.unit, "precision": r.precision, "answer": r.answer,
-                      "question_type": r.question_type, "answer_type": r.answer_type, "metadata": {"task": r.task}}
-    atomic_write_json(out / "testmini.json", rows)
-    return len(rows)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m harness.benchmarks",
-                                description="Prepare real datasets in the layout data.path reads.")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("split", help="split a MathV360K JSON into labeled/unlabeled/val/test_id (paper section 3)")
-    s.add_argument("source", type=Path)
-    s.add_argument("--out", type=Path)
-    s.add_argument("--seed", type=int, default=0)
-    m = sub.add_parser("mathvista", help="MathVista testmini parquet -> <out>/testmini.json + images")
-    m.add_argument("source", type=Path)
-    m.add_argument("out", type=Path)
-    args = p.parse_args(argv)
-    if args.command == "split":
-        print(split_mathv360k(args.source, args.out, args.seed))
-    else:
-        print(f"{write_mathvista(args.source, args.out)} records written to {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
     raise SystemExit(main())

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from harness.configio import ConfigError, describe
+from harness.data_commands import add_data_commands
+from harness.datasets import DatasetError
 
 
 def _cmd_run(args) -> int:
@@ -85,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=_cmd_report)
     c = sub.add_parser("config", help="list every config key with its default and doc")
     c.set_defaults(func=_cmd_config)
+    d = sub.add_parser("data", help="prepare real datasets for data.path and check them (split, mathvista, check)")
+    add_data_commands(d.add_subparsers(dest="data_command", required=True))
     return p
 
 
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.disable_progress_bar()  # per-file load/save bars would bury the per-iteration summaries
     try:
         return args.func(args)
-    except ConfigError as e:
+    except (ConfigError, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ unknown keys, wrong types, out-of-range values and conflicting fields are all re
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,6 +51,9 @@ class DataConfig:
                                   "mathvista/testmini.json; null = the embedded world")
     benchmarks: dict[str, str] = spec({}, "more test sets evaluated for pi_0 and the final model: name -> local path "
                                           "(mathvista, m3cot, mmstar, mmstar_r, mmbench, mmbench_r, ai2d)")
+    # Images are decoded a batch at a time; the cache keeps recently used ones (a training pass revisits them).
+    image_cache_mb: int = spec(1024, "decoded images kept in memory per process (least recently used dropped "
+                                     "first), in MiB", ge=0)
 
     def check(self):
         from harness.benchmarks import BENCHMARKS
@@ -129,6 +133,11 @@ class BaseConfig:
     distractor_rate: float = spec(0.3, "chance a gold solution carries an answer-irrelevant 'note:' step", ge=0, le=1)
 
 
+# Correct rationales a warm-up query yields, planned low: a real model may solve few queries, and
+# sampling K for all 180K labeled queries to keep 2,400 rationales would waste ~97% of the warm-up's generation.
+WARMUP_EXPECTED_YIELD = 0.5
+
+
 @dataclass
 class WarmupConfig:
     """Rationalisation warm-up: sample CoT given (question, image, answer), keep correct, SFT -> pi_0."""
@@ -140,8 +149,15 @@ class WarmupConfig:
                               "every correct one, then samples N)")
     max_per_query: int | None = spec(None, "at most this many correct rationales per query; null = no cap "
                                            "(the paper's)", ge=1)
+    queries: int = spec(0, "labeled queries sampled for rationales (a seeded sample); 0 = enough for max_examples at "
+                           f"{WARMUP_EXPECTED_YIELD} rationales per query, capped by the labeled split", ge=0)
     epochs: int = spec(2, "SFT epochs over the kept rationales", ge=1)
     optim: OptimConfig = spec(OptimConfig(lr=5e-4, batch_size=8), "optimizer")
+
+    def query_count(self, labeled: int) -> int:
+        """How many labeled queries the warm-up samples from (all of a small split: the embedded world's)."""
+        wanted = self.queries or math.ceil(self.max_examples / WARMUP_EXPECTED_YIELD)
+        return min(wanted, labeled)
 
 
 @dataclass

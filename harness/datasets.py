@@ -1,26 +1,28 @@
 """Loaders for MathV360K-style and MathVista-style files at a local path.
 
-The same loaders read the embedded world and the real datasets. Bad records (missing or unreadable
-image, an image path escaping the dataset root, a labeled record without an answer, an unknown
-question type) are skipped and counted, never opened and never a crash inside training.
+The same loaders read the embedded world and the real datasets. Gold answers and choices are read in
+every form the real files use (harness.answer_forms). Bad records (missing or unreadable image, an
+image path escaping the dataset root, a labeled record without an answer, an answer or choices in a
+form not understood, an unknown question type) are skipped and counted with the reason, never guessed
+at and never a crash inside training.
 """
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
+from harness.answer_forms import (OPTION_LETTERS, answer_type_of, choice_answer, clean_option, find_choices,
+                                  free_form_answer)
+
 log = logging.getLogger(__name__)
 
 QUESTION_TYPES = ("multi_choice", "free_form")
 ANSWER_TYPES = ("integer", "float", "text", "list")
-_CHOICES_RE = re.compile(r"\n(?:Choices|Options):\s*(.*)\Z", re.S)
-_OPTION_RE = re.compile(r"\(([A-Z])\)\s*(.*?)(?=\s*\([A-Z]\)|\Z)", re.S)
 
 
 def short_answer(answer: str, choices: list[str] | None) -> str:
@@ -41,7 +43,7 @@ class Record:
     """One (image, question) with what checking its answer needs."""
 
     id: str
-    image: Path                    # absolute path, verified to lie inside the dataset root
+    image: Path                    # absolute path, verified to lie inside the dataset root (or image cache)
     question: str                  # question text including the choices line, no <image> placeholder
     answer: str | None             # gold answer (choice text for multi-choice); None when unlabeled
     question_type: str             # multi_choice | free_form
@@ -61,24 +63,37 @@ class Record:
                 "unit": self.unit}
 
 
-def _safe_image(root: Path, rel: str | None) -> tuple[Path | None, str | None]:
-    """Resolve an image path inside root, or say why not."""
-    if not rel:
-        return None, "missing image field"
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root.resolve()):
-        return None, "image path escapes the dataset root"
-    if not path.is_file():
-        return None, "image file not found"
-    try:
-        with Image.open(path) as im:
-            im.verify()
-    except Exception:  # PIL raises many types for truncated or non-image files
-        return None, "image file unreadable"
-    return path, None
+def image_root(json_file: Path) -> Path:
+    """Where a MathV360K-style file's image paths start: `data_images/` beside it when that folder exists
+    (the dataset as downloaded: `TabMWP/images/1.png` is `data_images/TabMWP/images/1.png`), else its folder."""
+    folder = Path(json_file).parent
+    return folder / "data_images" if (folder / "data_images").is_dir() else folder
 
 
-OPTION_LETTERS = "ABCDEFGHIJ"
+class ImageCheck:
+    """Resolves record image paths inside a dataset root (or a loader's own image cache), or says why not.
+
+    Only the header is read (a file that is not an image is caught here); pixels are decoded lazily, a batch
+    at a time, so loading 180K records stays cheap. `harness data check` decodes every image."""
+
+    def __init__(self, root: Path, cache: Path | None = None):
+        self.root = Path(root)
+        self.allowed = tuple(Path(r).resolve() for r in (root, cache) if r is not None)  # once, not per record
+
+    def __call__(self, rel) -> tuple[Path | None, str | None]:
+        if not rel:
+            return None, "missing image field"
+        path = (self.root / rel).resolve()
+        if not any(path.is_relative_to(r) for r in self.allowed):
+            return None, "image path escapes the dataset root"
+        if not path.is_file():
+            return None, "image file not found"
+        try:
+            with Image.open(path):
+                pass
+        except Exception:  # PIL raises many types for non-image files
+            return None, "image file unreadable"
+        return path, None
 
 
 def format_choices(choices: list[str]) -> str:
@@ -91,71 +106,71 @@ def format_choices(choices: list[str]) -> str:
     return "\nChoices:" + "".join(f"\n({OPTION_LETTERS[i]}) {c}" for i, c in enumerate(choices))
 
 
-def parse_choices(question: str) -> list[str] | None:
-    """Choices written in the question text, one per line or on one line ('Choices: (A) 3 (B) 5').
-
-    >>> parse_choices("How many?\\nChoices: (A) 3 (B) five"), parse_choices("How many?" + format_choices(["3", "5"]))
-    (['3', 'five'], ['3', '5'])
-    """
-    m = _CHOICES_RE.search(question)
-    if not m:
-        return None
-    return [text.strip() for _, text in _OPTION_RE.findall(m.group(1))] or None
+def _gold(value, choices: list[str] | None, prefer: str) -> tuple[str | None, str | None]:
+    """The gold answer in the form the reward checks: the choice text, or the free-form value."""
+    if value is None or not str(value).strip():
+        return None, None  # no answer: a labeled record is then skipped as "missing answer"
+    return choice_answer(value, choices, prefer) if choices else free_form_answer(value)
 
 
-def _infer_answer_type(answer: str) -> str:
-    if re.fullmatch(r"-?\d+", answer):
-        return "integer"
-    if re.fullmatch(r"-?\d*\.\d+", answer):
-        return "float"
-    return "text"
-
-
-def _from_mathv360k(raw: dict, root: Path) -> tuple[Record | None, str | None]:
+def _from_mathv360k(raw: dict, images: ImageCheck, labeled: bool) -> tuple[Record | None, str | None]:
     meta = raw.get("meta") or {}
-    conv = raw.get("conversations") or []
-    human = next((t.get("value", "") for t in conv if t.get("from") == "human"), None)
-    gpt = next((t.get("value", "") for t in conv if t.get("from") == "gpt"), None)
-    if not human:
+    conv = raw.get("conversations")
+    if not isinstance(conv, list) or not all(isinstance(t, dict) for t in conv):
+        return None, "conversations is not a list of turns"
+    human = next((t.get("value") for t in conv if t.get("from") == "human"), None)
+    gpt = next((t.get("value") for t in conv if t.get("from") == "gpt"), None)
+    if not isinstance(human, str) or not human.strip():
         return None, "no human turn"
-    image, why = _safe_image(root, raw.get("image"))
-    if why:
-        return None, why
     question = human.replace("<image>", "").strip()
-    choices = meta.get("choices") or parse_choices(question)
-    qtype = meta.get("question_type") or ("multi_choice" if choices else "free_form")
-    answer = gpt.strip() if gpt else None
-    if answer and choices and re.fullmatch(r"\(?[A-Z]\)?", answer):
-        idx = ord(answer.strip("()")) - ord("A")
-        if idx >= len(choices):
-            return None, "answer letter outside the choices"
-        answer = choices[idx]
-    return _record(raw.get("id"), image, question, answer, qtype, meta, choices)
-
-
-def _from_mathvista(raw: dict, root: Path) -> tuple[Record | None, str | None]:
-    image, why = _safe_image(root, raw.get("image"))
+    choices, why = ([clean_option(c) for c in meta["choices"]], None) if meta.get("choices") else find_choices(question)
     if why:
         return None, why
-    question = raw.get("query") or raw.get("question") or ""
-    question = re.sub(r"^Hint:.*?\n", "", question).replace("<image>", "").strip()
+    answer, why = _gold(gpt, choices, prefer="letter")
+    if why:
+        return None, why
+    oracle, why = _gold(meta.get("oracle_answer"), choices, prefer="text")
+    if why:
+        return None, f"oracle answer: {why}"
+    image, why = images(raw.get("image"))
+    if why:
+        return None, why
+    return _record(raw.get("id"), image, question, answer, oracle, meta.get("question_type"), meta, choices, labeled)
+
+
+def _from_mathvista(raw: dict, images: ImageCheck, labeled: bool) -> tuple[Record | None, str | None]:
+    # The query is MathVista's official prompt: its Hint line says which answer form and precision are wanted.
+    question = str(raw.get("query") or raw.get("question") or "").replace("<image>", "").strip()
+    choices = [clean_option(c) for c in raw["choices"]] if raw.get("choices") else None
+    answer, why = _gold(raw.get("answer"), choices, prefer="text")
+    if why:
+        return None, why
+    image, why = images(raw.get("image"))
+    if why:
+        return None, why
     meta = {**(raw.get("metadata") or {}), **(raw.get("meta") or {}),
-            **{k: raw.get(k) for k in ("answer_type", "precision", "unit")}}
-    answer = raw.get("answer")
-    return _record(raw.get("pid"), image, question, None if answer is None else str(answer),
-                   raw.get("question_type"), meta, raw.get("choices"))
+            **{k: raw[k] for k in ("answer_type", "precision", "unit") if raw.get(k) is not None}}
+    return _record(raw.get("pid"), image, question, answer, meta.get("oracle_answer"), raw.get("question_type"),
+                   meta, choices, labeled)
 
 
-def _record(rid, image, question, answer, qtype, meta, choices) -> tuple[Record | None, str | None]:
+_FROM_RAW = {"mathv360k": _from_mathv360k, "mathvista": _from_mathvista}
+
+
+def _record(rid, image, question, answer, oracle, qtype, meta, choices, labeled) -> tuple[Record | None, str | None]:
+    qtype = qtype or ("multi_choice" if choices else "free_form")  # MathVista's two types, inferred when absent
     if qtype not in QUESTION_TYPES:
         return None, f"unknown question type {qtype!r}"
-    oracle = meta.get("oracle_answer")
-    if answer is None and meta.get("require_answer", True):
+    if qtype == "multi_choice" and len(choices or []) < 2:
+        return None, "multi-choice question with fewer than two options"
+    if answer is None and labeled:
         return None, "missing answer"
-    atype = meta.get("answer_type") or _infer_answer_type(answer or oracle or "")
+    inferred, digits = ("text", None) if choices else answer_type_of(answer or oracle or "")
+    atype = meta.get("answer_type") or inferred
     if atype not in ANSWER_TYPES:
         return None, f"unknown answer type {atype!r}"
     precision = meta.get("precision")
+    precision = digits if precision is None and atype == "float" else precision
     return Record(id=str(rid), image=image, question=question, answer=answer, question_type=qtype,
                   answer_type=atype, task=meta.get("task") or "unknown", choices=choices,
                   precision=None if precision is None else int(precision), unit=meta.get("unit") or None,
@@ -163,7 +178,8 @@ def _record(rid, image, question, answer, qtype, meta, choices) -> tuple[Record 
                   distractors=meta.get("distractors") or []), None
 
 
-def _read_json(path: Path):
+def read_dataset_json(path: Path):
+    """A dataset's JSON file, or a DatasetError naming the file and what is wrong with it."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
@@ -172,19 +188,32 @@ def _read_json(path: Path):
         raise DatasetError(f"{path}: not valid JSON ({e})") from None
 
 
-def _convert(items, convert, root: Path, source: Path, limit: int | None, labeled: bool) -> list[Record]:
-    records, skipped = [], Counter()
+def from_raw(raw, kind: str, images: ImageCheck, labeled: bool = True) -> tuple[Record | None, str | None]:
+    """One raw MathV360K-style (`kind="mathv360k"`) or MathVista-style dict as a Record, or why it is skipped."""
+    if not isinstance(raw, dict):
+        return None, "record is not an object"
+    return _FROM_RAW[kind](raw, images, labeled)
+
+
+def convert(items, kind: str, root: Path, labeled: bool = True, limit: int | None = None,
+            cache: Path | None = None) -> tuple[list[Record], Counter]:
+    """Records of raw dicts (see from_raw), with the number of records skipped per reason. Image paths are
+    relative to root; `cache` is a second folder images may lie in (where a benchmark loader wrote the
+    images it decoded)."""
+    records, skipped, images = [], Counter(), ImageCheck(root, cache)
     for raw in items:
         if limit is not None and len(records) >= limit:
             break
-        if not isinstance(raw, dict):
-            skipped["record is not an object"] += 1
-            continue
-        rec, why = convert({**raw, "meta": {**(raw.get("meta") or {}), "require_answer": labeled}}, root)
+        rec, why = from_raw(raw, kind, images, labeled)
         if rec is None:
             skipped[why] += 1
         else:
             records.append(rec)
+    return records, skipped
+
+
+def usable(records: list[Record], skipped: Counter, source: Path) -> list[Record]:
+    """The records, with the skipped ones logged by reason; a clear error when none is left."""
     if skipped:
         log.warning("%s: skipped %d bad records (%s)", source, sum(skipped.values()),
                     ", ".join(f"{why}: {n}" for why, n in skipped.most_common()))
@@ -193,31 +222,33 @@ def _convert(items, convert, root: Path, source: Path, limit: int | None, labele
     return records
 
 
-def load_mathv360k(path: str | Path, limit: int | None = None, labeled: bool = True) -> list[Record]:
-    """Records of a MathV360K-style JSON list; image paths are relative to the file's folder.
-
-    With labeled=False the gpt turn may be absent (unlabeled prompts)."""
+def read_mathv360k(path: str | Path, labeled: bool = True, limit: int | None = None) -> tuple[list[Record], Counter]:
+    """Records of a MathV360K-style JSON list and the count of skipped records per reason; image paths are
+    relative to `image_root(path)`. With labeled=False the gpt turn may be absent (unlabeled prompts)."""
     path = Path(path)
-    items = _read_json(path)
+    items = read_dataset_json(path)
     if not isinstance(items, list):
         raise DatasetError(f"{path}: expected a JSON list of MathV360K records, got {type(items).__name__}")
-    return _convert(items, _from_mathv360k, path.parent, path, limit, labeled)
+    return convert(items, "mathv360k", image_root(path), labeled, limit)
 
 
-def load_mathvista(path: str | Path, limit: int | None = None) -> list[Record]:
-    """Records of a MathVista-style JSON (a dict keyed by pid, or a list); images relative to its folder."""
+def read_mathvista(path: str | Path, limit: int | None = None) -> tuple[list[Record], Counter]:
+    """Records of a MathVista-style JSON (a dict keyed by pid, or a list; images relative to its folder) and
+    the count of skipped records per reason."""
     path = Path(path)
-    items = _read_json(path)
+    items = read_dataset_json(path)
     if isinstance(items, dict):
         items = list(items.values())
     if not isinstance(items, list):
         raise DatasetError(f"{path}: expected MathVista records keyed by pid, got {type(items).__name__}")
-    return records_from_mathvista(items, path.parent, path, limit)
+    return convert(items, "mathvista", path.parent, True, limit)
 
 
-def records_from_mathvista(items: list, root: Path, source: Path, limit: int | None = None) -> list[Record]:
-    """Records of MathVista-style dicts (image paths relative to root), bad ones skipped and counted.
+def load_mathv360k(path: str | Path, limit: int | None = None, labeled: bool = True) -> list[Record]:
+    """The usable records of a MathV360K-style JSON list (see read_mathv360k); bad ones logged by reason."""
+    return usable(*read_mathv360k(path, labeled, limit), Path(path))
 
-    The benchmark loaders (harness.benchmarks) bring every other format to these dicts, so one code path
-    checks images and answers for all of them."""
-    return _convert(items, _from_mathvista, Path(root), Path(source), limit, True)
+
+def load_mathvista(path: str | Path, limit: int | None = None) -> list[Record]:
+    """The usable records of a MathVista-style JSON (see read_mathvista); bad ones logged by reason."""
+    return usable(*read_mathvista(path, limit), Path(path))

@@ -324,9 +324,10 @@ def _run_main(cfg: RunConfig, label: str, rd: RunDir) -> Path:
             inputs = prepare(cfg)
         distributed.barrier()
         atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
-        splits = load_splits(inputs.data)  # read once: the loaders verify every image
+        splits = load_splits(inputs.data)  # read once: the loaders check every image file
         final = evolve(cfg, inputs, splits, rd, log)
-        benchmarks = {name: load_benchmark(name, path) for name, path in cfg.data.benchmarks.items()}
+        images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images (datasets are only read)
+        benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
         model, adapter = load_model(final, cfg.model)
         cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
         ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"], **benchmarks},

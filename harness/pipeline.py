@@ -19,8 +19,10 @@ from harness import checkpoint
 from harness.adapters import Adapter, Prompt, adapter_for
 from harness.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
+from harness.data_check import require_rewardable
 from harness.datasets import Record, load_mathv360k, load_mathvista, short_answer
 from harness.evaluate import evaluate
+from harness.images import set_cache_budget
 from harness.io import atomic_write_json, write_jsonl
 from harness.modeling import load_model
 from harness.rollout import BACKENDS
@@ -179,11 +181,19 @@ def _build_base(cfg: RunConfig, data: Path, out: Path, resume: Path | None = Non
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}
 
 
+def warmup_queries(labeled: list[Record], n: int, seed: int) -> list[Record]:
+    """The labeled queries the warm-up samples rationales for: all of them, or a seeded sample of n in the
+    split's order (a split this small or smaller is used whole, as before warmup.queries existed)."""
+    if n >= len(labeled):
+        return labeled
+    return [labeled[i] for i in sorted(random.Random(f"warmup-queries/{seed}").sample(range(len(labeled)), n))]
+
+
 def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     w = cfg.warmup
     model, adapter = load_model(base / "model" if (base / "model").is_dir() else base, cfg.model)
     splits = load_splits(data)
-    labeled = splits["labeled"]
+    labeled = warmup_queries(splits["labeled"], w.query_count(len(splits["labeled"])), cfg.world.seed)
     hinted = [Prompt(r.question, r.image, cot=True, hint=short_answer(r.answer, r.choices)) for r in labeled]
     sample = BACKENDS.get(cfg.rollout.backend)
     responses = sample(model, adapter, hinted, w.samples_per_query, w.temperature, cfg.model.max_new_tokens,
@@ -219,4 +229,7 @@ def _build_prm(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
 
 def prepare(cfg: RunConfig) -> Inputs:
     """Build (or reuse) the shared stages of a run."""
+    set_cache_budget(cfg.data.image_cache_mb)  # every process of a run decodes images through this cache
+    if cfg.data.path:  # before any stage is built: refuse an empty split or gold answers no response can match
+        require_rewardable(load_splits(Path(cfg.data.path)), Path(cfg.data.path))
     return Inputs(*(stage.ensure() for stage in stages(cfg)))

@@ -15,6 +15,9 @@ from harness.rollout import BACKENDS
 
 # GPU memory share the engine may take: the policy being trained stays resident on the same GPU.
 GPU_MEMORY_UTILIZATION = 0.5
+# Sequences per generate call: enough to keep the engine's batch full (max_num_seqs is far below it), few
+# enough that the decoded images of one call's requests stay small (180K prompts would be tens of GiB).
+REQUEST_CHUNK_SEQUENCES = 16384
 
 
 def import_vllm():
@@ -47,10 +50,12 @@ def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperat
         adapter.processor.save_pretrained(folder)
         llm = vllm.LLM(model=folder, seed=seed, gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
                        max_num_seqs=batch_sequences, limit_mm_per_prompt={"image": 1})
-        try:
-            outputs = llm.generate(requests(adapter, prompts),
-                                   sampling_params(vllm, k, temperature, max_new_tokens, seed, adapter.eos_token_id),
-                                   use_tqdm=True)
+        params = sampling_params(vllm, k, temperature, max_new_tokens, seed, adapter.eos_token_id)
+        chunk = max(1, REQUEST_CHUNK_SEQUENCES // k)
+        outputs = []
+        try:  # requests are built (their images decoded) a chunk at a time, not for every prompt at once
+            for i in range(0, len(prompts), chunk):
+                outputs += llm.generate(requests(adapter, prompts[i:i + chunk]), params, use_tqdm=True)
         finally:
             release(llm)
     return [[o.text.strip() for o in out.outputs] for out in outputs]

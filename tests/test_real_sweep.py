@@ -10,14 +10,15 @@ import pandas as pd
 import yaml
 from PIL import Image
 
-from harness.benchmarks import split_mathv360k, write_mathvista
+from harness.data_commands import split_mathv360k, write_mathvista
 from real_arch import build_tiny_llava
 
 N = 24  # records of the raw MathV360K file: 12 labeled, 4 test-ID, 4 val, 4 unlabeled
 
 
-def write_mathv360k(folder) -> None:
-    """A raw MathV360K-style file (id, image, human/gpt conversations; short answers) with its images."""
+def write_mathv360k(folder, data) -> None:
+    """A raw MathV360K-style file (id, image, human/gpt conversations; short answers) with its images, split
+    into the data folder."""
     folder.mkdir(parents=True)
     items = []
     for i in range(N):
@@ -27,7 +28,7 @@ def write_mathv360k(folder) -> None:
         items.append({"id": f"q{i}", "image": f"{i}.png",
                       "conversations": [{"from": "human", "value": human}, {"from": "gpt", "value": "B" if mc else "3"}]})
     (folder / "train_samples_all_tuning.json").write_text(json.dumps(items))
-    split_mathv360k(folder / "train_samples_all_tuning.json", test_id=4, val=4)
+    split_mathv360k(folder / "train_samples_all_tuning.json", data, test_id=4, val=4)
 
 
 def write_mathvista_parquet(folder) -> None:
@@ -48,9 +49,9 @@ def write_mathvista_parquet(folder) -> None:
 
 def test_training_method_sweep_runs_on_a_real_architecture_and_real_formats(tmp_path):
     data = tmp_path / "data"
-    write_mathv360k(data / "mathv360k")
+    write_mathv360k(tmp_path / "MathV360K", data)
     write_mathvista_parquet(tmp_path / "hub")
-    write_mathvista(tmp_path / "hub", data / "mathvista")
+    write_mathvista(tmp_path / "hub", data)
     model = build_tiny_llava(tmp_path / "llava")
     cmd = [sys.executable, "-m", "harness.cli", "sweep", "ablations/training_method.yaml",
            f"model.path={model}", f"data.path={data}", f"results_dir={tmp_path / 'results'}",

@@ -92,6 +92,34 @@ def write_world(out: Path, seed: int, sizes: dict[str, int], families: list[str]
     return counts
 
 
+# MathV360K's source datasets standing in for each family, and the instruction its human turns carry.
+MATHV360K_SOURCES = {"chart": "FigureQA", "geometry": "GeoQA+", "word_problem": "TabMWP",
+                     "arrow_diagram": "IconQA", "counting": "CLEVR-Math"}
+ANSWER_FORMAT = {"multi_choice": "First perform reasoning, then finally select the question from the choices in "
+                                 "the following format: Answer: xxx.",
+                 "free_form": "First perform reasoning, then finally answer the question in the following "
+                              "format: Answer: xxx."}
+
+
+def write_mathv360k_download(out: Path, seed: int, n: int, families: list[str]) -> Path:
+    """n records as MathV360K is downloaded: `train_samples_all_tuning.json` beside `data_images/`, record
+    image paths relative to data_images/ by source (`TabMWP/images/7.png`), the answer-format instruction
+    and `Choices:` lines in the human turn, `Answer: X` in the gpt turn, no side fields. Problems are
+    generated and saved one at a time, so any n fits in memory (the data-memory benchmark writes 180K)."""
+    out = Path(out)
+    rng, items = split_rng(seed, "download"), []
+    for i in range(n):
+        p = generate(rng, families[i % len(families)])
+        rel = f"{MATHV360K_SOURCES.get(p.family, p.family)}/images/{i}.png"
+        _save_image(p, out / "data_images" / rel)
+        human = f"<image>\n{ANSWER_FORMAT[p.question_type]}\nQuestion: {p.question}"
+        items.append({"id": f"identity_{i}", "image": rel, "conversations": [
+            {"from": "human", "value": human + (format_choices(p.choices) if p.choices else "")},
+            {"from": "gpt", "value": f"Answer: {short_answer(p.answer, p.choices)}"}]})
+    atomic_write_text(out / "train_samples_all_tuning.json", json.dumps(items))
+    return out / "train_samples_all_tuning.json"
+
+
 def _save_image(p: Problem, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     p.image.save(path)
