@@ -1,5 +1,6 @@
-"""Started by tests/test_distributed_run.py under torchrun (gloo on CPU): every rank saves its weights after each
-Improve step, so the test can check that all ranks keep the same weights and match a single process.
+"""Started by tests/test_distributed_run.py under torchrun (gloo on CPU): every rank saves its (gathered, whole)
+weights after each Improve step, so the test can check that all ranks keep the same weights and match a single
+process.
 
     python -m torch.distributed.run --standalone --nproc-per-node=2 distributed_worker.py run CONFIG OUT
     python -m torch.distributed.run --standalone --nproc-per-node=2 distributed_worker.py train MODEL_DIR OUT
@@ -14,7 +15,11 @@ import torch
 
 
 def weights(model) -> torch.Tensor:
-    return torch.cat([p.detach().float().flatten() for p in model.parameters()])
+    """Every weight, whole (a sharded one is gathered: every rank calls this together), as one vector."""
+    from torch.distributed.tensor import DTensor
+
+    return torch.cat([(p.full_tensor() if isinstance(p, DTensor) else p).detach().float().flatten()
+                      for p in model.parameters()])
 
 
 def weights_of(model_dir: Path, cfg) -> torch.Tensor:
@@ -57,12 +62,12 @@ def train_examples():
 def train_once(model_dir: Path) -> dict:
     """Weights before and after one epoch over `train_examples` from the checkpoint in model_dir, with the
     epoch's loss and steps."""
-    from harness.modeling import load_model
     from harness.sft import make_optimizer, train_epoch
+    from harness.strategy import load_policy
 
     cfg = train_config()
     torch.manual_seed(0)  # the same LoRA initialisation in every process
-    model, adapter = load_model(model_dir, cfg.model)
+    model, adapter = load_policy(model_dir, cfg)  # FSDP2 under torchrun
     start = weights(model)
     opt, sched = make_optimizer(model, cfg.method.optim)
     fit = train_epoch(model, adapter, opt, sched, train_examples(), cfg.method.optim, seed=0)

@@ -1,8 +1,9 @@
 """One run over two processes: a real torchrun with gloo on the CPU (NCCL on GPUs is the same code).
 
-Rank 0 samples and writes, both ranks train on halves of each batch: they keep identical weights, the run
-folder is that of one process, and the sharded gradient equals the full-batch gradient up to float rounding
-(so the weights after the first Improve step match a single-process run of the same seed)."""
+Both ranks sample their share of the rollouts and train their half of each global batch with FSDP2 (the default
+strategy with more than one rank); rank 0 writes. They keep identical weights, the run folder is that of one
+process, the rollouts and selection equal a single process's of the same seed, and the gradient equals the
+full-batch gradient up to float rounding (so the weights after the first Improve step match)."""
 from __future__ import annotations
 
 import os
