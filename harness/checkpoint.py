@@ -26,6 +26,7 @@ from harness import distributed
 from harness.io import atomic_write_json, read_json
 
 CURRENT, PREVIOUS, PARTIAL = "checkpoint", "checkpoint.prev", "checkpoint.partial"
+OPTIMIZER_STEPPED = "optimizer_stepped"  # state.json: whether trainer/ holds optimizer states
 
 
 @contextmanager
@@ -43,10 +44,21 @@ def _options(**kw):
     return StateDictOptions(ignore_frozen_params=True, **kw)
 
 
+def _state(model, optimizer, with_optimizer: bool) -> dict:
+    """What DCP writes and reads: the trainable weights and, once it has stepped, the optimizer (torch's
+    get_state_dict gives an optimizer without state one by taking a zero step, which would shift Adam's bias
+    correction of the next real step)."""
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_state_dict
+
+    if not with_optimizer:
+        return {"model": get_model_state_dict(model, options=_options())}
+    weights, optim = get_state_dict(model, optimizer, options=_options())
+    return {"model": weights, "optim": optim}
+
+
 def save(run_dir: Path, model, processor, optimizer, scheduler, state: dict, export: bool = True) -> None:
     """Write the training state (collective: every rank calls it); `export` adds model/ for evaluation."""
     import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_state_dict
 
     run_dir = Path(run_dir)
     tmp, main = run_dir / PARTIAL, distributed.is_main()
@@ -54,15 +66,16 @@ def save(run_dir: Path, model, processor, optimizer, scheduler, state: dict, exp
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     distributed.barrier()  # the folder is fresh before any rank writes into it
-    weights, optim = get_state_dict(model, optimizer, options=_options())
+    stepped = bool(optimizer.state)
     with _quiet_if_alone():
-        dcp.save({"model": weights, "optim": optim}, checkpoint_id=tmp / "trainer", no_dist=not distributed.active())
+        dcp.save(_state(model, optimizer, stepped), checkpoint_id=tmp / "trainer", no_dist=not distributed.active())
     torch.save(torch.get_rng_state(), tmp / f"rng-{distributed.rank()}.pt")
     if export:
         export_pretrained(model, processor, tmp / "model")
     if main:
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        atomic_write_json(tmp / "state.json", {**state, "python_rng": list(random.getstate()[1])})
+        atomic_write_json(tmp / "state.json", {**state, "python_rng": list(random.getstate()[1]),
+                                               OPTIMIZER_STEPPED: stepped})
     distributed.barrier()  # every rank's shards are on disk
     if main:
         cur, prev = run_dir / CURRENT, run_dir / PREVIOUS
@@ -110,15 +123,18 @@ def load(ckpt: Path, model, optimizer, scheduler) -> dict:
     """Restore weights, optimizer, schedule and RNG in place, on any number of ranks (collective); returns the
     cursor. The model must already hold the frozen weights (it was loaded from where training started)."""
     import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_state_dict
 
-    weights, optim = get_state_dict(model, optimizer, options=_options())
-    saved = {"model": weights, "optim": optim}
+    state = load_state(ckpt)
+    saved = _state(model, optimizer, state[OPTIMIZER_STEPPED])
     with _quiet_if_alone():
         dcp.load(saved, checkpoint_id=ckpt / "trainer", no_dist=not distributed.active())
-    set_state_dict(model, optimizer, model_state_dict=saved["model"], optim_state_dict=saved["optim"],
-                   options=_options())
+    if "optim" in saved:
+        set_state_dict(model, optimizer, model_state_dict=saved["model"], optim_state_dict=saved["optim"],
+                       options=_options())
+    else:
+        set_model_state_dict(model, saved["model"], options=_options())
     scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
     rng = ckpt / f"rng-{distributed.rank()}.pt"
     torch.set_rng_state(torch.load(rng if rng.is_file() else ckpt / "rng-0.pt", weights_only=True))
-    return load_state(ckpt)
+    return state

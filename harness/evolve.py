@@ -39,6 +39,7 @@ from harness.strategy import load_policy
 from harness.world.oracle import reasoning_correct
 
 console = logging.getLogger("harness")
+ROLLOUTS = "rollouts"  # the run folder's record of an unfinished iteration: rollout batches, its selection
 
 
 @dataclass
@@ -290,9 +291,6 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
             rd.set_status("running", iteration=t + 1, iterations=plan.iterations)
             log.info(_summary(row, plan.iterations))
     return model, adapter
-
-
-ROLLOUTS = "rollouts"  # the run folder's record of an unfinished iteration: rollout batches, its selection
 
 
 def save_selection(folder: Path, examples: list[Example], sel: dict, probe: dict, temperature: float) -> None:

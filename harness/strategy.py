@@ -25,7 +25,7 @@ Verified on CPU with gloo (tests/test_fsdp.py, tests/test_distributed_run.py); n
 from __future__ import annotations
 
 import dataclasses
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -34,7 +34,6 @@ from harness import distributed
 from harness.config import RunConfig, TrainConfig
 from harness.modeling import DTYPES, MASTER_DTYPE, build_model, load_model, resolve_device
 
-STRATEGIES = ("single", "ddp", "fsdp")
 WRAPPED = "_checkpoint_wrapped_module."  # the level checkpoint_wrapper inserts in parameter and buffer names
 
 
@@ -134,10 +133,17 @@ def fsdp_modules(model) -> list[torch.nn.Module]:
 
 @contextmanager
 def inference(model):
-    """For sampling: every block's weights gathered once and kept (a no-op for a model in one process).
-    Collective: every rank enters it together; inside, each rank runs its own forwards."""
+    """For sampling: a sharded model's blocks are gathered once, in the compute dtype, and kept until the block
+    ends. Collective: every rank enters it together; inside, each rank runs its own forwards. A model in one
+    process computing in a lower dtype gets an autocast region around the whole sampling, so its weights are cast
+    once instead of at every decoding step (autocast caches casts until its outermost region ends)."""
     modules = fsdp_modules(model)
-    if not modules or getattr(model, "_gathered", False):
+    if not modules:
+        dtype = getattr(model, "compute_dtype", None)
+        with torch.autocast(next(model.parameters()).device.type, dtype=dtype) if dtype else nullcontext():
+            yield
+        return
+    if getattr(model, "_gathered", False):
         yield
         return
     for m in modules:

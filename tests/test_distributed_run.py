@@ -71,7 +71,8 @@ def test_continuous_run_on_two_ranks(tiny_config, tmp_path, monkeypatch):
     assert RunDir(path).status()["state"] == "done"
     rows = [r for r in read_jsonl(path / "metrics.jsonl") if "metric" not in r]
     assert [r["iteration"] for r in rows] == [1, 2]  # written once, by rank 0
-    assert all(r["sft_steps"] > 0 for r in rows)
+    # the tiny pi_0 is weak (it differs between machines): an iteration may find nothing correct to train on
+    trained = next(i for i, r in enumerate(rows) if r["sft_steps"] > 0)
 
     # both ranks end every Improve step with the same weights: those of the checkpoint
     assert sorted(p.name for p in saved.iterdir()) == ["rank0-0.pt", "rank0-1.pt", "rank1-0.pt", "rank1-1.pt"]
@@ -79,13 +80,15 @@ def test_continuous_run_on_two_ranks(tiny_config, tmp_path, monkeypatch):
         assert torch.equal(torch.load(saved / f"rank0-{step}.pt"), torch.load(saved / f"rank1-{step}.pt"))
     assert torch.equal(torch.load(saved / "rank0-1.pt"), weights_of(path / "checkpoint" / "model", cfg))
 
-    # a single process of the same seed: same rollouts and selection, and the same first Improve step
+    # a single process of the same seed: the same rollouts and selection (sampled in the same seeded batches)
+    # up to the first Improve step that trained, and that step's result
     single = tiny_config("name=one-rank", *overrides)
     monkeypatch.setattr(evolve, "train_epoch", recording(evolve.train_epoch, saved, "single"))
     evolve.run(single)
     one = [r for r in read_jsonl(run_path(single, "continuous seed 0") / "metrics.jsonl") if "metric" not in r]
-    for key in ("selected", "pass_at_k", "reward_mean", "temperature", "sft_steps"):
-        assert rows[0][key] == one[0][key], key
-    assert rows[0]["train_loss"] == pytest.approx(one[0]["train_loss"], rel=1e-5)
+    for i in range(trained + 1):
+        for key in ("selected", "pass_at_k", "reward_mean", "temperature", "sft_steps"):
+            assert rows[i][key] == one[i][key], (i, key)
+    assert rows[trained]["train_loss"] == pytest.approx(one[trained]["train_loss"], rel=1e-5)
     pi0 = weights_of(Path(read_json(path / "inputs.json")["warmup"]) / "model", cfg)
-    assert_close_to(torch.load(saved / "rank0-0.pt"), torch.load(saved / "single-0.pt"), start=pi0)
+    assert_close_to(torch.load(saved / f"rank0-{trained}.pt"), torch.load(saved / f"single-{trained}.pt"), start=pi0)

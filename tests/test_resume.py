@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from safetensors.torch import load_file
 
@@ -68,3 +69,46 @@ def test_finished_run_is_skipped(tiny_config):
     before = (path / "eval.json").stat().st_mtime_ns
     run(cfg)
     assert (path / "eval.json").stat().st_mtime_ns == before
+
+
+def test_interrupted_inside_generate_and_inside_improve_resumes_to_the_same_results(tiny_config, monkeypatch):
+    """checkpoint.every_steps=1 and rollout batches of 2 prompts: a run stopped after two rollout batches of
+    iteration 2 and again after an Improve step of iteration 3 goes on from there, to the uninterrupted results."""
+    from harness import checkpoint, sharded_rollout
+
+    opts = ["method.kind=continuous", "method.optim.batch_size=2", "rollout.batch_sequences=8",
+            "checkpoint.every_steps=1"]
+    straight, cut = tiny_config("name=inside-straight", *opts), tiny_config("name=inside-cut", *opts)
+    run(straight)
+    cut_dir = run_path(cut, "continuous seed 0")
+    real_write, real_save = sharded_rollout._write, checkpoint.save
+
+    def dies_in_generate(store, mine, pending):
+        real_write(store, mine, pending)
+        if "iteration-2" in str(store) and len(list(store.iterdir())) == 2:
+            raise KeyboardInterrupt  # as a SLURM time limit would, mid-Generate
+
+    def dies_in_improve(run_dir, *args, **kwargs):
+        real_save(run_dir, *args, **kwargs)
+        if args[-1].get("improve") and args[-1]["iteration"] == 2:
+            raise KeyboardInterrupt  # mid-Improve, right after its first step's checkpoint
+
+    monkeypatch.setattr(sharded_rollout, "_write", dies_in_generate)
+    with pytest.raises(KeyboardInterrupt):
+        run(cut)
+    assert len(list((cut_dir / "rollouts" / "iteration-2" / "generate-T1").iterdir())) == 2
+    monkeypatch.setattr(sharded_rollout, "_write", real_write)
+    monkeypatch.setattr(checkpoint, "save", dies_in_improve)
+    with pytest.raises(KeyboardInterrupt):
+        run(cut)
+    assert checkpoint.load_state(cut_dir / "checkpoint")["improve"]["step"] == 1
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    run(cut)
+
+    a = run_path(straight, "continuous seed 0")
+    assert _without_timing(read_jsonl(a / "metrics.jsonl")) == _without_timing(read_jsonl(cut_dir / "metrics.jsonl"))
+    wa = load_file(a / "checkpoint" / "model" / "model.safetensors")
+    wb = load_file(cut_dir / "checkpoint" / "model" / "model.safetensors")
+    assert all((wa[k] == wb[k]).all() for k in wa)
+    assert json.loads((a / "eval.json").read_text()) == json.loads((cut_dir / "eval.json").read_text())
+    assert not (cut_dir / "rollouts").exists()
