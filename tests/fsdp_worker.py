@@ -1,11 +1,14 @@
 """What tests/test_fsdp.py runs on 2 ranks under torchrun (gloo on the CPU), and in one process to compare with.
 
-    python -m torch.distributed.run --standalone --nproc-per-node=2 fsdp_worker.py SCENARIO OUT [key=value ...]
+    python -m torch.distributed.run --standalone --nproc-per-node=2 fsdp_worker.py OUT JOBS
 
-Each scenario writes rank 0's results to OUT/<scenario>.pt (rank-independent things only: full weights, losses).
+JOBS is a JSON object {name: [scenario, arg, ...]}: one launch runs them all, one after the other (each launch
+costs seconds of start-up), and rank 0 writes each result to OUT/<name>.pt (whole weights, losses: things that
+are the same on every rank).
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -122,11 +125,12 @@ SCENARIOS = {"train": train, "write_checkpoint": write_checkpoint, "resume_check
              "rollouts": rollouts}
 
 
-def main(scenario: str, out: str, *args: str) -> None:
+def main(out: str, jobs: str) -> None:
     with distributed.process_group():
-        result = SCENARIOS[scenario](*args)
-        if distributed.is_main():
-            torch.save(result, Path(out) / f"{scenario}.pt")
+        for name, (scenario, *args) in json.loads(jobs).items():
+            result = SCENARIOS[scenario](*map(str, args))
+            if distributed.is_main():
+                torch.save(result, Path(out) / f"{name}.pt")
 
 
 if __name__ == "__main__":

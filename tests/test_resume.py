@@ -14,6 +14,7 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
+from harness import checkpoint, sharded_rollout
 from harness.config import to_dict
 from harness.evolve import run
 from harness.io import read_jsonl
@@ -71,44 +72,57 @@ def test_finished_run_is_skipped(tiny_config):
     assert (path / "eval.json").stat().st_mtime_ns == before
 
 
-def test_interrupted_inside_generate_and_inside_improve_resumes_to_the_same_results(tiny_config, monkeypatch):
-    """checkpoint.every_steps=1 and rollout batches of 2 prompts: a run stopped after two rollout batches of
-    iteration 2 and again after an Improve step of iteration 3 goes on from there, to the uninterrupted results."""
-    from harness import checkpoint, sharded_rollout
-
-    opts = ["method.kind=continuous", "method.optim.batch_size=2", "rollout.batch_sequences=8",
-            "checkpoint.every_steps=1"]
-    straight, cut = tiny_config("name=inside-straight", *opts), tiny_config("name=inside-cut", *opts)
+def _interrupted_run_equals_straight(tiny_config, monkeypatch, name: str, opts: list[str], patch) -> Path:
+    """Run `opts` straight, and again with `patch` (module, attribute, replacement) making it stop once; then
+    resume the stopped run and check it ends exactly like the straight one. Returns the resumed run's folder."""
+    straight, cut = tiny_config(f"name={name}-straight", *opts), tiny_config(f"name={name}-cut", *opts)
+    label = f"{straight.method.kind} seed 0"
     run(straight)
-    cut_dir = run_path(cut, "continuous seed 0")
-    real_write, real_save = sharded_rollout._write, checkpoint.save
+    with monkeypatch.context() as m:
+        m.setattr(*patch)
+        with pytest.raises(KeyboardInterrupt):
+            run(cut)
+    a, b = run_path(straight, label), run_path(cut, label)
+    stopped = checkpoint.load_state(b / "checkpoint")
+    run(cut)
+    assert _without_timing(read_jsonl(a / "metrics.jsonl")) == _without_timing(read_jsonl(b / "metrics.jsonl"))
+    wa = load_file(a / "checkpoint" / "model" / "model.safetensors")
+    wb = load_file(b / "checkpoint" / "model" / "model.safetensors")
+    assert all((wa[k] == wb[k]).all() for k in wa)
+    assert json.loads((a / "eval.json").read_text()) == json.loads((b / "eval.json").read_text())
+    assert not (b / "rollouts").exists()
+    return stopped
 
-    def dies_in_generate(store, mine, pending):
+
+def test_stopped_inside_generate_resumes_from_its_rollout_batches(tiny_config, monkeypatch):
+    """Rollout batches of 2 prompts (4 per iteration): stopped after 2 batches of iteration 2, the resumed run
+    goes on from them and ends like the straight run."""
+    real_write, kept = sharded_rollout._write, []
+
+    def stops_in_iteration_2(store, mine, pending):
         real_write(store, mine, pending)
         if "iteration-2" in str(store) and len(list(store.iterdir())) == 2:
+            kept.extend(sorted(p.name for p in store.iterdir()))
             raise KeyboardInterrupt  # as a SLURM time limit would, mid-Generate
 
-    def dies_in_improve(run_dir, *args, **kwargs):
+    stopped = _interrupted_run_equals_straight(
+        tiny_config, monkeypatch, "in-generate", ["method.kind=continuous", "rollout.batch_sequences=8"],
+        (sharded_rollout, "_write", stops_in_iteration_2))
+    assert stopped["iteration"] == 1 and kept == ["batch-000000.json", "batch-000001.json"]
+
+
+def test_stopped_inside_improve_resumes_from_its_step_checkpoint(tiny_config, monkeypatch):
+    """checkpoint.every_steps=1, SFT on the 8 given answers of each iteration at batch 2 (4 steps): stopped right
+    after step 1 of iteration 2 was checkpointed, the resumed run does steps 2-4 and ends like the straight run."""
+    real_save = checkpoint.save
+
+    def stops_after_a_step(run_dir, *args, **kwargs):
         real_save(run_dir, *args, **kwargs)
-        if args[-1].get("improve") and args[-1]["iteration"] == 2:
-            raise KeyboardInterrupt  # mid-Improve, right after its first step's checkpoint
+        if args[-1].get("improve") and args[-1]["iteration"] == 1:
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(sharded_rollout, "_write", dies_in_generate)
-    with pytest.raises(KeyboardInterrupt):
-        run(cut)
-    assert len(list((cut_dir / "rollouts" / "iteration-2" / "generate-T1").iterdir())) == 2
-    monkeypatch.setattr(sharded_rollout, "_write", real_write)
-    monkeypatch.setattr(checkpoint, "save", dies_in_improve)
-    with pytest.raises(KeyboardInterrupt):
-        run(cut)
-    assert checkpoint.load_state(cut_dir / "checkpoint")["improve"]["step"] == 1
-    monkeypatch.setattr(checkpoint, "save", real_save)
-    run(cut)
-
-    a = run_path(straight, "continuous seed 0")
-    assert _without_timing(read_jsonl(a / "metrics.jsonl")) == _without_timing(read_jsonl(cut_dir / "metrics.jsonl"))
-    wa = load_file(a / "checkpoint" / "model" / "model.safetensors")
-    wb = load_file(cut_dir / "checkpoint" / "model" / "model.safetensors")
-    assert all((wa[k] == wb[k]).all() for k in wa)
-    assert json.loads((a / "eval.json").read_text()) == json.loads((cut_dir / "eval.json").read_text())
-    assert not (cut_dir / "rollouts").exists()
+    stopped = _interrupted_run_equals_straight(
+        tiny_config, monkeypatch, "in-improve", ["method.kind=sft", "method.optim.batch_size=2",
+                                                 "checkpoint.every_steps=1"],
+        (checkpoint, "save", stops_after_a_step))
+    assert stopped["iteration"] == 1 and stopped["improve"]["step"] == 1
