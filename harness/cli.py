@@ -21,6 +21,15 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_plan(args) -> int:
+    from harness.config import load_config
+    from harness.memory_plan import format_plan, plan_config
+
+    p = plan_config(load_config(args.config, args.overrides), args.params, args.gpu_memory_gb, args.prompt_tokens)
+    print(format_plan(p))
+    return 0 if p.fits else 2
+
+
 def _cmd_sweep(args) -> int:
     from harness.sweep import sweep
 
@@ -64,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. method.kind=continuous seed=1")
     r.add_argument("--label", help="run label (default: '<method> seed <seed>')")
     r.set_defaults(func=_cmd_run)
+    pl = sub.add_parser("plan", help="per-GPU memory of a run config's training (arithmetic); exit 2 if it does not fit")
+    pl.add_argument("config", help="run config YAML, e.g. ablations/base.yaml")
+    pl.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. slurm.gpus_per_node=8")
+    pl.add_argument("--params", type=float, help="parameter count (e.g. 8.5e9) instead of model.path's config.json")
+    pl.add_argument("--gpu-memory-gb", type=float, default=80.0, help="memory of one GPU in GiB (default 80)")
+    pl.add_argument("--prompt-tokens", type=int, default=256, help="prompt length assumed (image + question tokens)")
+    pl.set_defaults(func=_cmd_plan)
     s = sub.add_parser("sweep", help="expand an ablation grid and run it (resumes; skips finished runs)")
     s.add_argument("grid", help="grid YAML, e.g. ablations/training_method.yaml")
     s.add_argument("overrides", nargs="*", help="key=value for every run (executor=slurm, model.path=...) or "

@@ -84,7 +84,8 @@ class ModelConfig:
     max_new_tokens: int = spec(168, "longest response sampled, in tokens", ge=1)
     threads: int = spec(2, "torch CPU threads", ge=1)
     dtype: Literal["float32", "bfloat16", "float16"] = spec(
-        "float32", "weights dtype of the policy: bfloat16 on GPUs halves memory; float32 on CPU")
+        "float32", "compute dtype of the policy (bfloat16 on GPUs); weights, gradients and optimizer states stay "
+                   "float32 (master weights)")
     gradient_checkpointing: bool = spec(False, "recompute activations in the backward pass: less memory, slower steps")
     freeze_vision: bool = spec(False, "freeze the vision tower; train the projector and the language model")
     lora_rank: int = spec(0, "LoRA rank on the language model's linear layers; 0 = full fine-tuning (needs the "
@@ -108,7 +109,7 @@ class OptimConfig:
     """AdamW fine-tuning of the policy."""
 
     lr: float = spec(3e-4, "peak learning rate", gt=0)
-    batch_size: int = spec(32, "sequences per optimizer step", ge=1)
+    batch_size: int = spec(32, "global batch: sequences per optimizer step over all ranks (the paper: 128)", ge=1)
     warmup_steps: int = spec(10, "linear LR warm-up steps of each new scheduler", ge=0)
     schedule: Literal["constant", "cosine"] = spec(
         "constant", "after warm-up: constant (the paper's self-evolution) or cosine decay to 0 over the stage")
@@ -295,8 +296,36 @@ class SlurmConfig:
     setup: list[str] = spec([], "shell lines run before each job, e.g. module load cuda")
 
 
-# Fields that say where and how a run executes, not what it computes: excluded from run and stage keys.
-EXECUTION_KEYS = ("name", "results_dir", "executor", "slurm")
+@dataclass
+class TrainConfig:
+    """How the policy trains over the processes of a run (harness/strategy.py)."""
+
+    strategy: str = spec("auto", "auto (fsdp under torchrun with more than one rank, else single) | single (one "
+                                 "process) | ddp (every rank holds the whole model) | fsdp (FSDP2: weights, gradients "
+                                 "and optimizer states sharded per block)", choices=["auto", "single", "ddp", "fsdp"])
+    # Here rather than in each optim section: it is set by GPU memory, not by the recipe, and it changes results
+    # only by float rounding (the loss is averaged over the global batch's tokens whatever the split).
+    micro_batch_size: int | None = spec(None, "sequences per forward/backward on each rank of the Improve step, "
+                                              "gradients accumulated up to the global batch (optim.batch_size); "
+                                              "null = a rank's whole share at once", ge=1)
+    cpu_offload: bool = spec(False, "fsdp: keep the sharded weights, gradients and optimizer states in host RAM "
+                                    "(less GPU memory, slower steps)")
+
+
+@dataclass
+class CheckpointConfig:
+    """Checkpoints inside an iteration, so a job stopped by its time limit loses minutes, not the iteration."""
+
+    every_steps: int = spec(0, "also checkpoint every N optimizer steps of an Improve step (0 = only after each "
+                               "iteration)", ge=0)
+    rollout_batches: int = spec(1, "Generate writes its finished rollout batches to the run folder every N batches, "
+                                   "so a restarted job samples at most N again (0 = never)", ge=0)
+
+
+# Fields that say where and how a run executes, not what it computes: excluded from run and stage keys. The
+# training strategy and the checkpoint frequency change results only by float rounding, so a run moved to
+# another number of GPUs keeps its folder and resumes.
+EXECUTION_KEYS = ("name", "results_dir", "executor", "slurm", "train", "checkpoint")
 
 
 @dataclass
@@ -320,6 +349,8 @@ class RunConfig:
     eval: EvalConfig = spec(EvalConfig(), "evaluation")
     monitor: MonitorConfig = spec(MonitorConfig(), "training dynamics on the validation split")
     temperature: TemperatureConfig = spec(TemperatureConfig(), "sampling-temperature policy")
+    train: TrainConfig = spec(TrainConfig(), "training over several processes")
+    checkpoint: CheckpointConfig = spec(CheckpointConfig(), "checkpoints inside an iteration")
     executor: Literal["local", "slurm"] = spec("local", "where runs execute: here, or as SLURM jobs through submitit")
     slurm: SlurmConfig = spec(SlurmConfig(), "SLURM resources (executor=slurm)")
 
@@ -338,17 +369,25 @@ class RunConfig:
             problems.append(("select.k", f"keeps more responses than are sampled "
                              f"(rollout.samples_per_query={self.rollout.samples_per_query}); lower it"))
         method = METHODS.get(self.method.kind) if self.method.kind in METHODS else None
-        if self.method.optim.schedule == "cosine" and method and method.keeps_optimizer:
-            problems.append(("method.optim.schedule", f"{self.method.kind} keeps one optimizer and LR schedule for "
-                             "the whole run, whose length in steps is not known in advance; use constant (the "
-                             "paper's), or a method with a fresh optimizer per iteration (iterative_rft, restem: "
-                             "cosine then decays over each Improve step)"))
+        if self.method.optim.schedule == "cosine":
+            problems.append(("method.optim.schedule", "the Improve step's length in steps is known only after selection "
+                             "(and continuous keeps one schedule across iterations), so cosine has no horizon; use "
+                             "constant, the paper's (warmup.optim and base.optim take cosine)"))
         if self.unlabeled.mode != "none" and method and method.responses != SAMPLED:
             problems.append(("unlabeled.mode", f"{self.method.kind} does not learn from its own samples' answers; "
                              "unlabeled prompts only make sense for self-evolving methods"))
         if self.temperature.policy == "adaptive" and self.temperature.metric == "reward_pass_at_2" \
                 and self.reward_model.kind == "none":
             problems.append(("temperature.metric", "Reward-Pass@2 needs a reward model; set reward_model.kind"))
+        if self.train.cpu_offload and self.train.strategy in ("single", "ddp"):
+            problems.append(("train.cpu_offload", f"offloads FSDP shards; train.strategy={self.train.strategy} has "
+                             "none: set train.strategy=fsdp (or auto) or cpu_offload=false"))
+        if (self.train.micro_batch_size or 0) > self.method.optim.batch_size:
+            problems.append(("train.micro_batch_size", f"is larger than the global batch "
+                             f"(method.optim.batch_size={self.method.optim.batch_size}); lower it"))
+        if self.rollout.backend == "vllm" and self.train.strategy in ("ddp", "fsdp"):
+            problems.append(("rollout.backend", f"vllm is not wired to train.strategy={self.train.strategy} (its "
+                             "engine loads a saved checkpoint per call); use rollout.backend=hf"))
         if self.prm.max_per_query > self.prm.samples_per_query:
             problems.append(("prm.max_per_query", f"keeps more responses than are sampled "
                              f"(prm.samples_per_query={self.prm.samples_per_query}); lower it"))

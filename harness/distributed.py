@@ -1,11 +1,11 @@
-"""One run over several GPUs: data-parallel Improve steps under torchrun (runners/distributed.py launches it).
+"""The process group of a run under torchrun (runners/distributed.py launches it), and the few collectives the
+harness itself calls (gradients are PyTorch's business: harness/strategy.py).
 
-Under torchrun (WORLD_SIZE > 1) `harness run` starts one process per GPU. Rank 0 does everything a single
-process does: it builds the shared stages, samples, rewards and selects, monitors, evaluates and writes every
-file of the run. The selected examples go to every rank (`broadcast`), each rank computes the loss of its
-`shard` of each batch, and `sync_gradients` turns every rank's gradients into those of the whole batch, so all
-ranks take the same optimizer step and keep identical weights and optimizer states (carry-over and resume
-need nothing else). Without torchrun nothing here calls torch.distributed: a single process runs as before.
+Under torchrun (WORLD_SIZE > 1) `harness run` starts one process per GPU; every rank runs the whole loop
+(harness/evolve.py): each samples its share of the rollouts and evaluation, the results are `gather`ed so every
+rank holds the same examples, and every rank trains its share of each global batch (harness/global_batch.py).
+Rank 0 builds the shared stages and writes the run folder's files. Without torchrun nothing here calls
+torch.distributed: a single process runs as before.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-# The other ranks wait in a collective while rank 0 samples, monitors and evaluates, which can take hours on
-# a real model: the default timeout (10 minutes) would abort them.
+# The other ranks wait in a collective while rank 0 builds the shared stages (and a rank that finished its
+# share of the rollouts waits for the slowest), which can take hours on a real model: the default timeout
+# (10 minutes) would abort them.
 TIMEOUT = timedelta(hours=24)
 _alone = False  # set by `alone`
 
@@ -89,35 +90,31 @@ def broadcast(obj):
     return box[0]
 
 
-def shard(items: list) -> list:
-    """This rank's part of a batch: every world_size-th item (batches are length-sorted, so shards are alike)."""
-    return items[rank()::world_size()] if active() else items
-
-
-def sync_gradients(params, loss: torch.Tensor | None, inputs: dict | None) -> float:
-    """After backward on this rank's shard (`loss` of its `inputs`; both None for an empty shard), make every
-    rank's .grad the gradient of the whole batch's loss; returns that loss.
-
-    The causal-LM loss is a mean over label tokens, so each rank's gradient is weighted by its share of the
-    batch's label tokens and the weighted gradients are summed (all_reduce): the full-batch gradient up to float
-    rounding. Parameters without a gradient on every rank (unused, frozen) keep none, as in a single process;
-    one that some rank used gets zeros elsewhere, so all ranks join the same collectives. A manual all_reduce
-    rather than DDP: nothing is wrapped, so PEFT models, unused parameters and saving work unchanged."""
+def gather(obj) -> list:
+    """Every rank's `obj` (picklable), in rank order, on every rank; [obj] in a single process."""
     if not active():
-        return loss.item()
-    params = [p for p in params if p.requires_grad]
-    tokens = int((inputs["labels"][:, 1:] != -100).sum()) if inputs is not None else 0
-    value = loss.item() * tokens if loss is not None else 0.0
-    stats = torch.tensor([tokens, value] + [p.grad is not None for p in params], dtype=torch.float64,
-                         device=params[0].device)
-    dist.all_reduce(stats)
-    total = stats[0].item()
-    for p, used in zip(params, stats[2:].tolist()):
-        if not used:
-            continue
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-        else:
-            p.grad.mul_(tokens / total)
-        dist.all_reduce(p.grad)
-    return stats[1].item() / total
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def map_shards(fn, items: list) -> list:
+    """fn (a list of items -> one result per item) over this rank's every W-th item; every rank gets all the
+    results, in the items' order."""
+    ranks = world_size()
+    parts = gather(fn(items[rank()::ranks]))
+    out: list = [None] * len(items)
+    for r, part in enumerate(parts):
+        out[r::ranks] = part
+    return out
+
+
+def all_sum(value: float) -> float:
+    """The sum of a number over the ranks (float64, so token counts stay exact)."""
+    if not active():
+        return value
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([value], dtype=torch.float64, device=device)  # NCCL reduces GPU tensors only
+    dist.all_reduce(t)
+    return t.item()

@@ -2,7 +2,8 @@
 
 Greedy accuracy (exploitation), Pass@K per temperature (exploration), their gap, and Reward-Pass@2
 (a correct response among the reward model's top 2 of the K samples). Samples of the current policy
-are drawn once per temperature and shared by the monitor and the adaptive temperature policy.
+are drawn once per temperature and shared by the monitor and the adaptive temperature policy. Under torchrun
+every rank samples its share of them (harness/sharded_rollout.py) and every rank computes the same metrics.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from harness.answers import exact_match_reward
 from harness.datasets import Record
 from harness.evaluate import prompts_of, score
 from harness.reward_models import response_scores
-from harness.rollout import BACKENDS, greedy
+from harness.rollout import BACKENDS
+from harness.sharded_rollout import greedy, sample
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -43,7 +45,8 @@ class ValSamples:
                  seed_of, backend: str = "hf"):
         self.model, self.adapter, self.records, self.k = model, adapter, records, k
         self.max_new_tokens, self.batch_sequences, self.seed_of = max_new_tokens, batch_sequences, seed_of
-        self.backend = BACKENDS.get(backend)
+        BACKENDS.get(backend)  # an unknown name fails here, with the valid ones
+        self.backend = backend
         self._samples: dict[float, list[list[str]]] = {}
         self._greedy: list[float] | None = None
         # per temperature, computed once: the monitor and the adaptive probe ask for the same ones
@@ -53,9 +56,9 @@ class ValSamples:
     def at(self, temperature: float) -> list[list[str]]:
         t = round(temperature, 4)
         if t not in self._samples:
-            self._samples[t] = self.backend(self.model, self.adapter, prompts_of(self.records), self.k, t,
-                                            self.max_new_tokens, self.batch_sequences, seed=self.seed_of(t),
-                                            desc=f"val samples T={t}")
+            self._samples[t] = sample(self.backend, self.model, self.adapter, prompts_of(self.records), self.k, t,
+                                      self.max_new_tokens, self.batch_sequences, seed=self.seed_of(t),
+                                      desc=f"val samples T={t}")
         return self._samples[t]
 
     def greedy_correct(self) -> list[float]:

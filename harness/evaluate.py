@@ -1,4 +1,4 @@
-"""Greedy evaluation: accuracy overall, per task and per question type."""
+"""Greedy evaluation: accuracy overall, per task and per question type (under torchrun every rank decodes its share)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -6,7 +6,7 @@ from collections import defaultdict
 from harness.adapters import Adapter, Prompt
 from harness.answers import exact_match_reward
 from harness.datasets import Record
-from harness.rollout import greedy
+from harness.sharded_rollout import greedy
 
 
 def prompts_of(records: list[Record], cot: bool = True) -> list[Prompt]:

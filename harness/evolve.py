@@ -5,14 +5,14 @@ only what carries over (harness.methods), and everything per step is one functio
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
+import shutil
 import socket
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import checkpoint, distributed
@@ -26,23 +26,20 @@ from harness.evaluate import evaluate, prompts_of, score
 from harness.io import atomic_write_json, read_json
 from harness.methods import GOLD, METHODS, Method
 from harness.datasets import short_answer
-from harness.modeling import load_model
 from harness.pipeline import Inputs, eval_splits, load_splits, prepare
-from harness.rollout import BACKENDS, greedy
 from harness.rundir import RunDir, run_path
 from harness.reward_models import load_reward_model, response_scores
 from harness.selection import SELECTORS, correct_responses
 from harness.temperature import TEMPERATURE_POLICIES
 from harness.unlabeled import mixin_slices, weighted_vote
+from harness.seeds import derive_seed
 from harness.sft import Example, make_optimizer, train_epoch
+from harness.sharded_rollout import greedy, sample
+from harness.strategy import load_policy
 from harness.world.oracle import reasoning_correct
 
 console = logging.getLogger("harness")
-
-
-def derive_seed(*parts) -> int:
-    """A seed per (run seed, iteration, purpose), so a resumed run draws exactly what it would have."""
-    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:4], "little")
+ROLLOUTS = "rollouts"  # the run folder's record of an unfinished iteration: rollout batches, its selection
 
 
 @dataclass
@@ -76,11 +73,14 @@ class Plan:
         return out
 
 
-def generate(model, adapter, cfg: RunConfig, queries: list[Record], temperature: float, seed: int) -> list[list[str]]:
-    """K responses per query with the chain-of-thought prompt."""
+def generate(model, adapter, cfg: RunConfig, queries: list[Record], temperature: float, seed: int,
+             store: Path | None = None) -> list[list[str]]:
+    """K responses per query with the chain-of-thought prompt (every rank samples its share; finished batches
+    go to `store`, so a restarted Generate step goes on from them)."""
     r = cfg.rollout
-    return BACKENDS.get(r.backend)(model, adapter, prompts_of(queries), r.samples_per_query, temperature,
-                                   cfg.model.max_new_tokens, r.batch_sequences, seed=seed, desc="rollouts")
+    return sample(r.backend, model, adapter, prompts_of(queries), r.samples_per_query, temperature,
+                  cfg.model.max_new_tokens, r.batch_sequences, seed=seed, desc="rollouts", store=store,
+                  every=cfg.checkpoint.rollout_batches)
 
 
 def gold_answer(rec: Record, responses: list[str], scores: dict[str, float] | None, mode: str) -> str | None:
@@ -157,15 +157,24 @@ def pseudo_label_stats(queries: list[Record], golds: list[str | None]) -> dict:
     return {"unlabeled_queries": len(pairs), "pseudo_label_accuracy": _mean(map(float, right))}
 
 
-def generate_reward_select(model, adapter, cfg: RunConfig, rm, queries: list[Record], temperature: float,
-                           t: int, gold: bool = False) -> tuple[list[Example], dict]:
-    """One iteration's training examples from the policy's own samples, with selection statistics."""
-    responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"))
+def judge(rm, cfg: RunConfig, queries: list[Record], responses: list[list[str]]) -> list[tuple]:
+    """(rewards, reward-model scores, gold answer) of each query's responses."""
     rewards = reward(responses, queries, [rec.answer for rec in queries])  # unlabeled rows wait for their gold
     scores = reward_model_scores(rm, cfg, queries, responses, rewards)
     golds = [gold_answer(rec, resps, sc, cfg.unlabeled.mode) for rec, resps, sc in zip(queries, responses, scores)]
     rewards = [rews if rec.answer is not None else reward([resps], [rec], [g])[0]
                for rews, resps, rec, g in zip(rewards, responses, queries, golds)]
+    return list(zip(rewards, scores, golds))
+
+
+def generate_reward_select(model, adapter, cfg: RunConfig, rm, queries: list[Record], temperature: float,
+                           t: int, store: Path | None = None, gold: bool = False) -> tuple[list[Example], dict]:
+    """One iteration's training examples from the policy's own samples, with selection statistics. Every rank
+    samples and judges its share of the queries; with the shares gathered, every rank selects the same examples."""
+    responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"), store)
+    judged = distributed.map_shards(lambda idx: judge(rm, cfg, [queries[i] for i in idx], [responses[i] for i in idx]),
+                                    list(range(len(queries))))
+    rewards, scores, golds = (list(x) for x in zip(*judged)) if judged else ([], [], [])
     examples, sel = select(responses, rewards, scores, queries, cfg, derive_seed(cfg.seed, t, "select"), gold)
     return examples, {**sel, **pseudo_label_stats(queries, golds)}
 
@@ -211,80 +220,107 @@ def _mean(xs) -> float | None:
     return round(sum(xs) / len(xs), 4) if xs else None
 
 
-def carry_over(method: Method, model, adapter, cfg: RunConfig, pi0: Path):
-    """The model iteration t+1 starts from: pi_t or pi_0."""
-    return (model, adapter) if method.keeps_model else load_model(pi0, cfg.model)
+def carry_over(method: Method, model, adapter, opt, sched, cfg: RunConfig, pi0: Path):
+    """What iteration t+1 starts from: pi_t or pi_0; the running optimizer + LR schedule or fresh ones."""
+    if not method.keeps_model:
+        model, adapter = load_policy(pi0, cfg)
+    if not method.keeps_optimizer:
+        opt, sched = make_optimizer(model, cfg.method.optim)
+    return model, adapter, opt, sched
 
 
-def improve_optimizer(method: Method, model, opt, sched, cfg: RunConfig, examples: list[Example]):
-    """The running optimizer + LR schedule, or fresh ones whose schedule spans this Improve step's steps."""
-    if method.keeps_optimizer:
-        return opt, sched
-    optim = cfg.method.optim
-    return make_optimizer(model, optim, total_steps=math.ceil(len(examples) / optim.batch_size))
+def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: RunDir, log: logging.Logger):
+    """Run (or resume) every iteration of the plan; returns the final (model, adapter).
 
-
-def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: RunDir, log: logging.Logger) -> Path:
-    """Run (or resume) every iteration of the plan; returns the folder of the final checkpoint.
-
-    Under torchrun every rank runs this loop: rank 0 (`main`) alone samples, monitors and writes; all ranks
-    train on their shards of the examples it selects (harness.distributed) and end each step with equal weights.
-    Sampling on rank 0 only is the simple, correct design; sharding the rollouts across ranks is the next speed-up."""
+    Under torchrun every rank runs this loop and ends each step with the same weights: each samples and judges
+    its share of the queries (gathered, so all select the same examples), trains its share of every global batch
+    and monitors its share of the validation queries; rank 0 writes the files. A checkpoint comes after every
+    iteration and, with checkpoint.every_steps, inside the Improve step (the iteration's selection is then kept
+    in the run folder, so a resumed run goes on with the same examples)."""
     main = distributed.is_main()
     method: Method = METHODS.get(cfg.method.kind)
     labeled, val = splits["labeled"], splits["val"]
     plan = Plan.make(len(labeled), cfg.method.interval, cfg.method.passes, cfg.seed)
     unlabeled = splits["unlabeled"] if cfg.unlabeled.mode != "none" else []
     mixin = mixin_slices(len(unlabeled), plan.iterations, cfg.unlabeled.mixin, derive_seed(cfg.seed, "unlabeled"))
-    rm = load_reward_model(cfg.reward_model.kind, inputs.prm, cfg.model) if main else None
+    rm = load_reward_model(cfg.reward_model.kind, inputs.prm, cfg.model)
     pi0 = inputs.warmup / "model"
-    ckpt = checkpoint.latest(rd.path)
-    model, adapter = load_model(ckpt / "model" if ckpt else pi0, cfg.model)
-    # a method that keeps its optimizer has one schedule for the whole run (constant: config.check refuses cosine)
-    opt, sched = make_optimizer(model, cfg.method.optim) if method.keeps_optimizer else (None, None)
-    start, seen, temperature = 0, 0, cfg.rollout.temperature
-    if ckpt:
-        state = checkpoint.load_state(ckpt)
+    model, adapter = load_policy(pi0, cfg)  # a checkpoint holds only the trainable weights: the rest are pi_0's
+    opt, sched = make_optimizer(model, cfg.method.optim)
+    start, seen, temperature, progress = 0, 0, cfg.rollout.temperature, None
+    if ckpt := checkpoint.latest(rd.path):
+        state = checkpoint.load(ckpt, model, opt, sched)
         start, seen, temperature = state["iteration"], state["queries_seen"], state.get("temperature", temperature)
-        if opt is not None:
-            checkpoint.load_trainer(ckpt, opt, sched)
+        progress = state.get("improve")  # taken inside iteration start + 1's Improve step
         if main:
             rd.truncate_metrics(start)
-        log.info("resuming after iteration %d/%d", start, plan.iterations)
-    vs = val_samples(model, adapter, cfg, val, start) if main else None
-    if start == 0 and main:
-        rd.add_metrics(dynamics(vs, rm, cfg, 0, 0))  # pi_0, before self-evolution
+        log.info("resuming after iteration %d/%d%s", start, plan.iterations,
+                 f", Improve step {progress['step']}" if progress else "")
+    vs = val_samples(model, adapter, cfg, val, start)
+    if start == 0 and progress is None:
+        rows = dynamics(vs, rm, cfg, 0, 0)  # pi_0, before self-evolution
+        if main:
+            rd.add_metrics(rows)
     for t in range(start, plan.iterations):
         t0 = time.time()
-        model, adapter = carry_over(method, model, adapter, cfg, pi0)
-        examples = None
-        if main:
+        folder = rd.path / ROLLOUTS / f"iteration-{t + 1}"
+        if progress is None:
+            model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
             if vs is not None and vs.model is not model:  # ReST-EM restarted from pi_0
                 vs = val_samples(model, adapter, cfg, val, 0)
             temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)
             queries = [labeled[i] for i in plan.queries(t)] + [unlabeled[i] for i in mixin[t]]
             if method.samples:
-                examples, sel = generate_reward_select(model, adapter, cfg, rm, queries, temperature, t,
+                store = folder / f"generate-T{temperature:g}" if cfg.checkpoint.rollout_batches else None
+                examples, sel = generate_reward_select(model, adapter, cfg, rm, queries, temperature, t, store,
                                                        gold=method.responses == GOLD)
             else:
                 examples, sel = given_answers(queries), {}
-        examples, temperature = distributed.broadcast((examples, temperature))  # rank 0's, on every rank
-        opt, sched = improve_optimizer(method, model, opt, sched, cfg, examples)
+            if main and cfg.checkpoint.every_steps:
+                save_selection(folder, examples, sel, probe, temperature)
+        else:
+            examples, sel, probe, temperature = load_selection(folder)
+
+        def save_progress(p: dict) -> None:  # a checkpoint inside the Improve step
+            if p["step"] % cfg.checkpoint.every_steps == 0:
+                checkpoint.save(rd.path, model, adapter.processor, opt, sched, {
+                    "iteration": t, "queries_seen": seen, "temperature": temperature, "improve": p}, export=False)
+
         fit = train_epoch(model, adapter, opt, sched, examples, cfg.method.optim, derive_seed(cfg.seed, t, "sft"),
-                          desc=f"improve {t + 1}/{plan.iterations}")
+                          desc=f"improve {t + 1}/{plan.iterations}", micro_batch_size=cfg.train.micro_batch_size,
+                          progress=progress, after_step=save_progress if cfg.checkpoint.every_steps else None)
+        progress = None
         seen += len(plan.queries(t))
-        if not main:
-            continue
         vs = val_samples(model, adapter, cfg, val, t + 1)
         row = {"iteration": t + 1, "queries_seen": seen, "train_loss": fit["loss"], "sft_steps": fit["steps"],
-               "lr": sched.get_last_lr()[0], "temperature": temperature, **probe, **sel,
-               **val_greedy(model, adapter, cfg, val, method.cot)}
-        rd.add_metrics([*dynamics(vs, rm, cfg, t + 1, seen), {**row, "seconds": round(time.time() - t0, 1)}])
+               "accumulation_steps": fit.get("accumulation_steps"), "lr": sched.get_last_lr()[0],
+               "temperature": temperature, **probe, **sel, **val_greedy(model, adapter, cfg, val, method.cot)}
+        rows = [*dynamics(vs, rm, cfg, t + 1, seen), {**row, "seconds": round(time.time() - t0, 1)}]
+        if main:
+            rd.add_metrics(rows)
         checkpoint.save(rd.path, model, adapter.processor, opt, sched,
                         {"iteration": t + 1, "queries_seen": seen, "temperature": temperature})
-        rd.set_status("running", iteration=t + 1, iterations=plan.iterations)
-        log.info(_summary(row, plan.iterations))
-    return checkpoint.latest(rd.path) / "model" if main else None
+        if main:
+            shutil.rmtree(rd.path / ROLLOUTS, ignore_errors=True)  # the checkpoint covers them now
+            rd.set_status("running", iteration=t + 1, iterations=plan.iterations)
+            log.info(_summary(row, plan.iterations))
+    return model, adapter
+
+
+def save_selection(folder: Path, examples: list[Example], sel: dict, probe: dict, temperature: float) -> None:
+    """An iteration's selected examples and statistics, for a resume inside its Improve step."""
+    atomic_write_json(folder / "selection.json", {
+        "examples": [{**asdict(e.prompt), "image": str(e.prompt.image), "response": e.response} for e in examples],
+        "stats": sel, "probe": probe, "temperature": temperature})
+
+
+def load_selection(folder: Path) -> tuple[list[Example], dict, dict, float]:
+    saved = read_json(folder / "selection.json")
+    examples = []
+    for e in saved["examples"]:
+        response = e.pop("response")
+        examples.append(Example(Prompt(**{**e, "image": Path(e["image"])}), response))
+    return examples, saved["stats"], saved["probe"], saved["temperature"]
 
 
 def _summary(row: dict, iterations: int) -> str:
@@ -298,51 +334,62 @@ def _summary(row: dict, iterations: int) -> str:
 
 
 def run(cfg: RunConfig, label: str | None = None) -> Path:
-    """Run (or resume, or skip if finished) one configured run; returns its folder. Under torchrun, every rank
-    calls this: rank 0 does what a single process does, the others only train with it (see `evolve`)."""
+    """Run (or resume, or skip if finished) one configured run; returns its folder. Under torchrun every rank
+    calls this: rank 0 builds the shared stages while the others wait, then all run the loop and the evaluation
+    together (see `evolve`); rank 0 alone writes the run folder."""
     with distributed.process_group():
         label = label or f"{cfg.method.kind} seed {cfg.seed}"
         rd = RunDir(run_path(cfg, label))
         if rd.status()["state"] == "done":
             console.info("%s: already done (%s)", label, rd.path)
             return rd.path
-        if distributed.is_main():
-            return _run_main(cfg, label, rd)
-        distributed.barrier()  # rank 0 builds the shared stages
-        inputs = prepare(cfg)
-        evolve(cfg, inputs, load_splits(inputs.data), rd, console)
+        main = distributed.is_main()
+        log = _start(cfg, label, rd) if main else console
+        try:
+            inputs = _shared_stages(cfg)
+            if main:
+                atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
+            splits = load_splits(inputs.data)  # read once: the loaders verify every image
+            model, adapter = evolve(cfg, inputs, splits, rd, log)
+            result = final_evaluation(cfg, inputs, splits, model, adapter)
+            if main:
+                rd.write_eval(result)
+                rd.set_status("done")
+                ev, warm = result["final"], result["warmup"]
+                log.info("done: test_id %.3f, test_ood %.3f (warm-up %.3f, %.3f)", ev["test_id"]["accuracy"],
+                         ev["test_ood"]["accuracy"], warm["test_id"]["accuracy"], warm["test_ood"]["accuracy"])
+        except BaseException as exc:
+            if main:
+                rd.fail(exc)
+            raise
         return rd.path
 
 
-def _run_main(cfg: RunConfig, label: str, rd: RunDir) -> Path:
-    """The run of a single process, or of rank 0: it alone writes the run folder."""
+def _start(cfg: RunConfig, label: str, rd: RunDir) -> logging.Logger:
     rd.init(cfg, label)
-    log = rd.logger()
     rd.set_status("running", pid=os.getpid(), host=socket.gethostname(), error=None, traceback=None)
-    try:
-        with distributed.alone():  # the stages are built single-process while any other ranks wait
+    return rd.logger()
+
+
+def _shared_stages(cfg: RunConfig) -> Inputs:
+    """Rank 0 builds the shared stages as a single process while any other ranks wait; then they read them."""
+    if distributed.is_main():
+        with distributed.alone():
             inputs = prepare(cfg)
-        distributed.barrier()
-        atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
-        splits = load_splits(inputs.data)  # read once: the loaders check every image file
-        final = evolve(cfg, inputs, splits, rd, log)
-        images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images (datasets are only read)
-        benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
-        model, adapter = load_model(final, cfg.model)
-        cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
-        ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"], **benchmarks},
-                      cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=cot)
-        warm = read_json(inputs.warmup / "eval.json")
-        if benchmarks:  # pi_0 on the extra test sets, for the gains over +warm-up (Table 5)
-            warm.update(evaluate(*load_model(inputs.warmup / "model", cfg.model), benchmarks,
-                                 cfg.model.max_new_tokens, cfg.eval.batch_sequences))
-        rd.write_eval({"final": ev, "warmup": warm, "base": read_json(Path(inputs.base) / "eval.json"),
-                       "prompts": {"final": "cot" if cot else "plain", "warmup": "cot", "base": "plain"}})
-        rd.set_status("done")
-        log.info("done: test_id %.3f, test_ood %.3f (warm-up %.3f, %.3f)", ev["test_id"]["accuracy"],
-                 ev["test_ood"]["accuracy"], *(read_json(inputs.warmup / "eval.json")[k]["accuracy"]
-                                               for k in ("test_id", "test_ood")))
-    except BaseException as exc:
-        rd.fail(exc)
-        raise
-    return rd.path
+    distributed.barrier()
+    return inputs if distributed.is_main() else prepare(cfg)
+
+
+def final_evaluation(cfg: RunConfig, inputs: Inputs, splits: dict, model, adapter) -> dict:
+    """eval.json: greedy accuracy of the final model, pi_0 and the base model on the test splits (and benchmarks)."""
+    images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images (datasets are only read)
+    benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
+    cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
+    final = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"], **benchmarks},
+                     cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=cot)
+    warm = read_json(inputs.warmup / "eval.json")
+    if benchmarks:  # pi_0 on the extra test sets, for the gains over +warm-up (Table 5)
+        warm.update(evaluate(*load_policy(inputs.warmup / "model", cfg), benchmarks, cfg.model.max_new_tokens,
+                             cfg.eval.batch_sequences))
+    return {"final": final, "warmup": warm, "base": read_json(Path(inputs.base) / "eval.json"),
+            "prompts": {"final": "cot" if cot else "plain", "warmup": "cot", "base": "plain"}}

@@ -1,14 +1,21 @@
 """Loading a policy checkpoint with the options a real model needs (config.model).
 
-Device, dtype, gradient checkpointing, a frozen vision tower, LoRA adapters (peft, imported lazily) and a family's own
-modelling code all apply at load time, so every stage that loads a policy (warm-up, each iteration, ReST-EM's
-restart from pi_0, the final evaluation) trains the same parameters the same way. A LoRA policy is saved by
-peft as adapter weights plus the path of its base checkpoint; loading such a folder rebuilds base + adapters.
+Device, compute dtype, gradient checkpointing, a frozen vision tower, LoRA adapters (peft, imported lazily) and a
+family's own modelling code all apply at load time, so every stage that loads a policy (warm-up, each iteration,
+ReST-EM's restart from pi_0, the final evaluation) trains the same parameters the same way. A LoRA policy is saved
+by peft as adapter weights plus the path of its base checkpoint; loading such a folder rebuilds base + adapters.
+
+Weights are always float32 (the master weights AdamW updates): `model.dtype` is the compute dtype. In one
+process forward runs under torch.autocast to it; sharded training (harness/strategy.py) gets the same from
+FSDP2's MixedPrecisionPolicy. Pure bfloat16 weights would not train at the paper's lr of 1e-6: most updates
+are below half a bfloat16 ulp and round away (tests/test_fsdp.py measures it).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import types
 from pathlib import Path
 
 import torch
@@ -17,30 +24,62 @@ from harness.adapters import Adapter, adapter_for
 from harness.config import ModelConfig
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+MASTER_DTYPE = torch.float32  # of weights, gradients and optimizer states, whatever model.dtype computes in
 PEFT_CONFIG = "adapter_config.json"  # written by peft's save_pretrained: the folder is a LoRA policy
 
 
 def load_model(path: str | Path, cfg: ModelConfig):
-    """(model in eval mode on cfg.device, adapter) from a local checkpoint, with cfg's dtype, freezing, LoRA and
-    activation checkpointing."""
+    """(model in eval mode on cfg.device, adapter) from a local checkpoint for one process: float32 weights
+    computing in cfg.dtype, with cfg's freezing, LoRA and activation checkpointing."""
+    model, adapter = build_model(path, cfg)
+    device = resolve_device(cfg.device)
+    compute_in(model, cfg.dtype, device.type)
+    return model.to(device).eval(), adapter
+
+
+def build_model(path: str | Path, cfg: ModelConfig, meta: bool = False):
+    """(model, adapter) with float32 weights on the CPU, or with `meta` its structure only (no storage, nothing
+    read but configs: a sharded copy is filled in later), with cfg's freezing, LoRA and activation checkpointing."""
     import harness.tinyvlm  # noqa: F401  registers the embedded model with the Auto classes
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoProcessor
 
     torch.set_num_threads(cfg.threads)
     path = Path(path).resolve()  # absolute: a LoRA checkpoint records its base by this path
-    kwargs = {"dtype": DTYPES[cfg.dtype], "trust_remote_code": cfg.trust_remote_code}
+    kwargs = {"dtype": MASTER_DTYPE, "trust_remote_code": cfg.trust_remote_code}
     if (path / PEFT_CONFIG).is_file():
-        model = _load_lora_policy(path, kwargs)
+        model = _load_lora_policy(path, kwargs, meta)
     else:
-        model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+        model = _load_plain(path, kwargs, meta)
     adapter = adapter_for(model, AutoProcessor.from_pretrained(path, trust_remote_code=cfg.trust_remote_code))
     if cfg.freeze_vision:
         freeze_vision(model, adapter)
     if cfg.gradient_checkpointing:
         enable_checkpointing(model)
     if cfg.lora_rank and not hasattr(model, "peft_config"):
-        model = add_lora(model, adapter, cfg.lora_rank, cfg.lora_alpha)
-    return model.to(resolve_device(cfg.device)).eval(), adapter
+        with torch.device("meta") if meta else contextlib.nullcontext():  # adapters without storage too
+            model = add_lora(model, adapter, cfg.lora_rank, cfg.lora_alpha)
+    return model, adapter
+
+
+def _load_plain(path: Path, kwargs: dict, meta: bool):
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    if not meta:
+        return AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+    config = AutoConfig.from_pretrained(path, trust_remote_code=kwargs["trust_remote_code"])
+    with torch.device("meta"):
+        return AutoModelForImageTextToText.from_config(config, **kwargs)
+
+
+def compute_in(model, dtype: str, device_type: str) -> None:
+    """Run the model's forward under torch.autocast to `dtype` (nothing for float32): one process's mixed
+    precision, float32 weights with low-precision matmuls. Bound to the instance like accelerate does, so every
+    caller (training, sampling, scoring) computes the same way."""
+    if DTYPES[dtype] == MASTER_DTYPE:
+        return
+    model.compute_dtype = DTYPES[dtype]  # what an export is written in (harness/checkpoint.py)
+    forward = torch.autocast(device_type, dtype=DTYPES[dtype])(type(model).forward)
+    model.forward = types.MethodType(forward, model)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -71,16 +110,20 @@ def import_peft():
     return peft
 
 
-def _load_lora_policy(path: Path, kwargs: dict):
+def _load_lora_policy(path: Path, kwargs: dict, meta: bool = False):
     """Base checkpoint + the saved LoRA adapters, which stay trainable (self-evolution continues from them)."""
     peft = import_peft()
-    from transformers import AutoModelForImageTextToText
 
     base = json.loads((path / PEFT_CONFIG).read_text()).get("base_model_name_or_path")
     if not base or not Path(base).is_dir():
         raise FileNotFoundError(f"{path / PEFT_CONFIG}: base checkpoint {base!r} of this LoRA policy not found")
-    model = AutoModelForImageTextToText.from_pretrained(base, **kwargs)
-    return peft.PeftModel.from_pretrained(model, path, is_trainable=True)
+    model = _load_plain(Path(base), kwargs, meta)
+    if not meta:
+        return peft.PeftModel.from_pretrained(model, path, is_trainable=True)
+    config = peft.PeftConfig.from_pretrained(path)
+    config.inference_mode = False  # trainable, as from_pretrained(is_trainable=True) makes it
+    with torch.device("meta"):
+        return peft.get_peft_model(model, config)
 
 
 def vision_towers(model, adapter: Adapter) -> list[str]:

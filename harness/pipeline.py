@@ -137,19 +137,14 @@ def pretrain(model, adapter: Adapter, corpus: list[Example], optim: OptimConfig,
     """`steps` optimizer steps over shuffled passes of the corpus under one schedule: (model, each pass's mean loss).
 
     With `resume`, every finished pass is checkpointed there, and a call that finds a checkpoint goes on after
-    it with the saved weights (the returned model), optimizer and schedule: a pass's batches depend only on its
+    it with the saved weights (loaded into `model`), optimizer and schedule: a pass's batches depend only on its
     number, so the result equals that of an uninterrupted call.
     """
     ckpt = checkpoint.latest(resume) if resume else None
-    if ckpt:
-        from transformers import AutoModelForImageTextToText
-
-        model = AutoModelForImageTextToText.from_pretrained(ckpt / "model")
     opt, sched = make_optimizer(model, optim, total_steps=steps)
     done, epoch, losses = 0, 0, []
     if ckpt:
-        checkpoint.load_trainer(ckpt, opt, sched)
-        state = checkpoint.load_state(ckpt)
+        state = checkpoint.load(ckpt, model, opt, sched)
         done, epoch, losses = state["steps"], state["epoch"], state["losses"]
         log.info("base: resuming after pass %d (%d/%d steps) from %s", epoch, done, steps, ckpt)
     while done < steps:
@@ -159,7 +154,8 @@ def pretrain(model, adapter: Adapter, corpus: list[Example], optim: OptimConfig,
         losses.append(r["loss"])
         log.info("base epoch %d: loss %.3f (%d/%d steps)", epoch, r["loss"], done, steps)
         if resume and done < steps:
-            checkpoint.save(resume, model, adapter.processor, opt, sched, {"steps": done, "epoch": epoch, "losses": losses})
+            checkpoint.save(resume, model, adapter.processor, opt, sched, {"steps": done, "epoch": epoch, "losses": losses},
+                            export=False)
     return model, losses
 
 

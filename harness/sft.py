@@ -8,9 +8,13 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from harness import distributed
-from harness.adapters import Adapter, Prompt, on_device
+import logging
+
+from harness import distributed, global_batch
+from harness.adapters import Adapter, Prompt
 from harness.config import OptimConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,29 +68,32 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Rand
 
 
 def train_epoch(model, adapter: Adapter, optimizer, scheduler, examples: list[Example], cfg: OptimConfig,
-                seed: int, desc: str = "sft", max_steps: int | None = None) -> dict:
-    """One shuffled pass over the examples (at most max_steps); returns mean loss and optimizer steps."""
+                seed: int, desc: str = "sft", max_steps: int | None = None, micro_batch_size: int | None = None,
+                progress: dict | None = None, after_step=None) -> dict:
+    """One shuffled pass over the examples (at most max_steps) in global batches of cfg.batch_size (over all ranks,
+    in micro-batches of micro_batch_size per rank); returns mean loss, optimizer steps and accumulation steps.
+
+    `progress` ({"step", "losses"} of an interrupted pass) resumes after its step: the batches depend only on the
+    seed. `after_step(progress)` is called after every optimizer step but the last (mid-pass checkpoints; the
+    caller saves the end of the pass itself)."""
     if not examples:
         return {"loss": math.nan, "steps": 0}
     model.train()
     batches = length_grouped_batches([len(e.prompt.question) + len(e.response) for e in examples],
                                      cfg.batch_size, random.Random(seed))[:max_steps]
-    losses = []
-    for idx in tqdm(batches, desc=desc, unit="step", leave=False, mininterval=2, disable=not distributed.is_main()):
-        batch = [examples[i] for i in distributed.shard(idx)]  # under torchrun, this rank's part of the batch
-        loss = inputs = None
-        if batch:  # a rank's part is empty when a batch has fewer examples than there are ranks
-            inputs = on_device(adapter.encode_train([e.prompt for e in batch], [e.response for e in batch]), model)
-            if "position_ids" not in inputs and (pos := adapter.position_ids(model, inputs)) is not None:
-                inputs["position_ids"] = pos
-            loss = model(**inputs, use_cache=False).loss
+    accumulation = global_batch.accumulation_steps(cfg.batch_size, distributed.world_size(), micro_batch_size)
+    log.info("%s: global batch %d = %d ranks x %d accumulation steps x micro-batch %s", desc, cfg.batch_size,
+             distributed.world_size(), accumulation, micro_batch_size or "(whole share)")
+    losses = list(progress["losses"]) if progress else []
+    for idx in tqdm(batches[len(losses):], desc=desc, unit="step", leave=False, mininterval=2,
+                    disable=not distributed.is_main()):
         optimizer.zero_grad(set_to_none=True)
-        if loss is not None:
-            loss.backward()
-        loss = distributed.sync_gradients(model.parameters(), loss, inputs)  # the whole batch's gradient and loss
+        losses.append(global_batch.backward(model, adapter, [examples[i] for i in idx], micro_batch_size))
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         scheduler.step()
-        losses.append(loss)
+        if after_step is not None and len(losses) < len(batches):
+            after_step({"step": len(losses), "losses": losses})
+    optimizer.zero_grad(set_to_none=True)  # no gradients held through sampling and evaluation
     model.eval()
-    return {"loss": sum(losses) / len(losses), "steps": len(batches)}
+    return {"loss": sum(losses) / len(losses), "steps": len(batches), "accumulation_steps": accumulation}

@@ -91,10 +91,20 @@ def describe_plan(sw: Sweep) -> str:
     for p in sw.stages:
         state = "done" if p.stage.done else ("external" if p.stage.build is None else "to build")
         lines.append(f"  {p.stage.name:7s} {state:9s} shared by {len(p.runs):3d} runs  {p.stage.path}")
-    lines += ["", "runs:"]
+    lines += ["", "runs (memory per GPU: arithmetic, see `harness plan`):"]
     for r in sw.runs:
         lines.append(f"  {r.label:28s} seed {r.seed}  {RunDir(r.path).status()['state']:8s} {r.path}")
+        lines.append(f"  {'':28s} {memory_line(r.config)}")
     return "\n".join(lines)
+
+
+def memory_line(cfg) -> str:
+    from harness.memory_plan import plan_config, summary
+
+    try:
+        return summary(plan_config(cfg))
+    except (OSError, ValueError) as e:  # e.g. model.path exists only on the cluster
+        return f"memory plan unavailable: {e}"
 
 
 def sweep(grid_file: str | Path, cli: list[str], dry_run: bool = False, wait: bool = False,

@@ -48,7 +48,9 @@ def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperat
         # a LoRA policy is saved merged: vLLM loads plain checkpoints (the trainer keeps its adapters)
         (copy.deepcopy(model).merge_and_unload() if hasattr(model, "peft_config") else model).save_pretrained(folder)
         adapter.processor.save_pretrained(folder)
-        llm = vllm.LLM(model=folder, seed=seed, gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
+        # the saved weights are the float32 master weights: the engine computes in the policy's compute dtype
+        dtype = str(getattr(model, "compute_dtype", "auto")).removeprefix("torch.")
+        llm = vllm.LLM(model=folder, seed=seed, dtype=dtype, gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
                        max_num_seqs=batch_sequences, limit_mm_per_prompt={"image": 1})
         params = sampling_params(vllm, k, temperature, max_new_tokens, seed, adapter.eos_token_id)
         chunk = max(1, REQUEST_CHUNK_SEQUENCES // k)

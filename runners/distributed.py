@@ -8,8 +8,9 @@ ranks rendezvousing (c10d) on the first node of the allocation under the SLURM j
 `harness run <config> --label <label>`, which resumes from the run's last checkpoint, so a requeued job
 (Checkpointable, like RunJob) simply starts torchrun again.
 
-`harness run` is rank-aware (harness.distributed): rank 0 builds the stages, samples, evaluates and writes the
-run folder; every rank trains on its shard of each batch, gradients averaged across ranks.
+`harness run` is rank-aware (harness.distributed): rank 0 builds the shared stages and writes the run folder;
+every rank samples and evaluates its share and trains its share of each global batch with the configured
+train.strategy (FSDP2 by default, harness/strategy.py).
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The SLURM runner: submitit jobs, submit-and-exit by default.
 
 Each group of runs that shares its last stage gets one stage job (data -> base -> warm-up [-> prm], skipped when
-already built); its runs go in as one job array that depends on it (afterok). A run job is
-Checkpointable: on timeout or preemption submitit requeues it and it resumes from its last finished
-iteration. A run on more than one GPU (slurm.gpus_per_node > 1 or slurm.nodes > 1) is a TorchrunJob
+already built); its runs go in as one job array that depends on it (afterok). Run and stage jobs are
+Checkpointable: on timeout or preemption submitit requeues them and a run resumes from its last checkpoint
+(after an iteration, or inside one: checkpoint.every_steps, checkpoint.rollout_batches). A run on more than one GPU (slurm.gpus_per_node > 1 or slurm.nodes > 1) is a TorchrunJob
 instead (runners.distributed): torchrun on each node, one rank per GPU. The cluster is named explicitly:
 submitit's AutoExecutor would pick SLURM by itself whenever `srun` is on PATH.
 """
@@ -38,8 +38,10 @@ def slurm_state(job_id: str) -> str | None:
     return out[-1].split()[0] if out else None
 
 
-class StageJob:
-    """Builds the shared stages of a run config (each stage is locked and cached)."""
+class StageJob(submitit.helpers.Checkpointable):
+    """Builds the shared stages of a run config (each stage is locked and cached). Checkpointable like RunJob: on
+    timeout or preemption it is requeued; the base stage goes on after its last finished pass, a stage built
+    without checkpoints (data, warm-up, PRM) starts again, and finished stages are reused."""
 
     def __init__(self, config: dict):
         self.config = config

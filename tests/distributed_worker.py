@@ -1,8 +1,8 @@
-"""Started by tests/test_distributed_run.py under torchrun (gloo on CPU): every rank saves its weights after each
-Improve step, so the test can check that all ranks keep the same weights and match a single process.
+"""Started by tests/test_distributed_run.py under torchrun (gloo on CPU): every rank saves its (gathered, whole)
+weights after each Improve step, so the test can check that all ranks keep the same weights and match a single
+process.
 
-    python -m torch.distributed.run --standalone --nproc-per-node=2 distributed_worker.py run CONFIG OUT
-    python -m torch.distributed.run --standalone --nproc-per-node=2 distributed_worker.py train MODEL_DIR OUT
+    python -m torch.distributed.run --standalone --nproc-per-node=2 distributed_worker.py CONFIG OUT
 """
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ import torch
 
 
 def weights(model) -> torch.Tensor:
-    return torch.cat([p.detach().float().flatten() for p in model.parameters()])
+    """Every weight, whole (a sharded one is gathered: every rank calls this together), as one vector."""
+    from torch.distributed.tensor import DTensor
+
+    return torch.cat([(p.full_tensor() if isinstance(p, DTensor) else p).detach().float().flatten()
+                      for p in model.parameters()])
 
 
 def weights_of(model_dir: Path, cfg) -> torch.Tensor:
@@ -36,52 +40,13 @@ def recording(train_epoch, out: Path, tag: str):
     return wrapped
 
 
-def train_config():
-    """A LoRA policy with a frozen vision tower (parameters without gradients), batches of 4 examples."""
+def main(config: str, out: str) -> None:
+    """A whole run, as `harness run` does it, every rank saving its weights after each Improve step."""
+    from harness import evolve
     from harness.config import load_config
 
-    return load_config(None, ["model.threads=1", "model.lora_rank=4", "model.freeze_vision=true",
-                              "method.optim.batch_size=4", "method.optim.lr=1e-2", "method.optim.warmup_steps=0"])
-
-
-def train_examples():
-    """5 examples: batches of 4 and 1, so one rank's part of the second batch is empty."""
-    from harness.adapters import Prompt
-    from harness.sft import Example
-    from real_arch import make_image
-
-    return [Example(Prompt(f"What is {i} + {i}?", make_image(i), cot=False), f"The answer is {2 * i}.")
-            for i in range(5)]
-
-
-def train_once(model_dir: Path) -> dict:
-    """Weights before and after one epoch over `train_examples` from the checkpoint in model_dir, with the
-    epoch's loss and steps."""
-    from harness.modeling import load_model
-    from harness.sft import make_optimizer, train_epoch
-
-    cfg = train_config()
-    torch.manual_seed(0)  # the same LoRA initialisation in every process
-    model, adapter = load_model(model_dir, cfg.model)
-    start = weights(model)
-    opt, sched = make_optimizer(model, cfg.method.optim)
-    fit = train_epoch(model, adapter, opt, sched, train_examples(), cfg.method.optim, seed=0)
-    return {"start": start, "weights": weights(model), **fit}
-
-
-def main(mode: str, path: str, out: str) -> None:
-    out, tag = Path(out), f"rank{os.environ['RANK']}"
-    if mode == "run":  # a whole run, as `harness run` does it
-        from harness import evolve
-        from harness.config import load_config
-
-        evolve.train_epoch = recording(evolve.train_epoch, out, tag)
-        evolve.run(load_config(path))
-    else:  # one epoch of train_epoch
-        from harness import distributed
-
-        with distributed.process_group():
-            torch.save(train_once(Path(path)), out / f"{tag}.pt")
+    evolve.train_epoch = recording(evolve.train_epoch, Path(out), f"rank{os.environ['RANK']}")
+    evolve.run(load_config(config))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """One run over two processes: a real torchrun with gloo on the CPU (NCCL on GPUs is the same code).
 
-Rank 0 samples and writes, both ranks train on halves of each batch: they keep identical weights, the run
-folder is that of one process, and the sharded gradient equals the full-batch gradient up to float rounding
-(so the weights after the first Improve step match a single-process run of the same seed)."""
+Both ranks sample their share of the rollouts and train their half of each global batch with FSDP2 (the default
+strategy with more than one rank); rank 0 writes. They keep identical weights, the run folder is that of one
+process, the rollouts and selection equal a single process's of the same seed, and the gradient equals the
+full-batch gradient up to float rounding (so the weights after the first Improve step match). Training alone
+(FSDP2, DDP, LoRA, accumulation, checkpoints) is checked against one process in tests/test_fsdp.py."""
 from __future__ import annotations
 
 import os
@@ -14,12 +16,11 @@ import pytest
 import torch
 import yaml
 
-from distributed_worker import recording, train_once, weights_of
+from distributed_worker import recording, weights_of
 from harness import evolve
 from harness.config import to_dict
 from harness.io import read_json, read_jsonl
 from harness.rundir import RunDir, run_path
-from real_arch import build_tiny_llava
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 
@@ -40,20 +41,6 @@ def assert_close_to(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor) -> No
     assert (a - b).abs().max() < 0.05 * (b - start).abs().max()
 
 
-def test_lora_epoch_on_two_ranks_equals_one_process(tmp_path):
-    """train_epoch with a LoRA policy and a frozen vision tower; the last batch leaves rank 1 nothing."""
-    pytest.importorskip("peft")
-    model_dir = build_tiny_llava(tmp_path / "llava")
-    torchrun("train", model_dir, tmp_path)
-    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
-    assert torch.equal(r0["weights"], r1["weights"])
-    one = train_once(model_dir)
-    assert torch.equal(r0["start"], one["start"])
-    assert one["steps"] == r0["steps"] == 2
-    assert r0["loss"] == pytest.approx(one["loss"], rel=1e-5)
-    assert_close_to(r0["weights"], one["weights"], start=one["start"])
-
-
 def test_continuous_run_on_two_ranks(tiny_config, tmp_path, monkeypatch):
     overrides = ["method.kind=continuous", "method.interval=0.5", "model.threads=1"]  # 2 iterations
     cfg = tiny_config("name=two-ranks", *overrides)
@@ -61,7 +48,7 @@ def test_continuous_run_on_two_ranks(tiny_config, tmp_path, monkeypatch):
     cfg_file.write_text(yaml.safe_dump(to_dict(cfg)))
     saved = tmp_path / "weights"
     saved.mkdir()
-    torchrun("run", cfg_file, saved)
+    torchrun(cfg_file, saved)
 
     path = run_path(cfg, "continuous seed 0")
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # one run folder
@@ -70,7 +57,8 @@ def test_continuous_run_on_two_ranks(tiny_config, tmp_path, monkeypatch):
     assert RunDir(path).status()["state"] == "done"
     rows = [r for r in read_jsonl(path / "metrics.jsonl") if "metric" not in r]
     assert [r["iteration"] for r in rows] == [1, 2]  # written once, by rank 0
-    assert all(r["sft_steps"] > 0 for r in rows)
+    # the tiny pi_0 is weak (it differs between machines): an iteration may find nothing correct to train on
+    trained = next(i for i, r in enumerate(rows) if r["sft_steps"] > 0)
 
     # both ranks end every Improve step with the same weights: those of the checkpoint
     assert sorted(p.name for p in saved.iterdir()) == ["rank0-0.pt", "rank0-1.pt", "rank1-0.pt", "rank1-1.pt"]
@@ -78,13 +66,15 @@ def test_continuous_run_on_two_ranks(tiny_config, tmp_path, monkeypatch):
         assert torch.equal(torch.load(saved / f"rank0-{step}.pt"), torch.load(saved / f"rank1-{step}.pt"))
     assert torch.equal(torch.load(saved / "rank0-1.pt"), weights_of(path / "checkpoint" / "model", cfg))
 
-    # a single process of the same seed: same rollouts and selection, and the same first Improve step
+    # a single process of the same seed: the same rollouts and selection (sampled in the same seeded batches)
+    # up to the first Improve step that trained, and that step's result
     single = tiny_config("name=one-rank", *overrides)
     monkeypatch.setattr(evolve, "train_epoch", recording(evolve.train_epoch, saved, "single"))
     evolve.run(single)
     one = [r for r in read_jsonl(run_path(single, "continuous seed 0") / "metrics.jsonl") if "metric" not in r]
-    for key in ("selected", "pass_at_k", "reward_mean", "temperature", "sft_steps"):
-        assert rows[0][key] == one[0][key], key
-    assert rows[0]["train_loss"] == pytest.approx(one[0]["train_loss"], rel=1e-5)
+    for i in range(trained + 1):
+        for key in ("selected", "pass_at_k", "reward_mean", "temperature", "sft_steps"):
+            assert rows[i][key] == one[i][key], (i, key)
+    assert rows[trained]["train_loss"] == pytest.approx(one[trained]["train_loss"], rel=1e-5)
     pi0 = weights_of(Path(read_json(path / "inputs.json")["warmup"]) / "model", cfg)
-    assert_close_to(torch.load(saved / "rank0-0.pt"), torch.load(saved / "single-0.pt"), start=pi0)
+    assert_close_to(torch.load(saved / f"rank0-{trained}.pt"), torch.load(saved / f"single-{trained}.pt"), start=pi0)

@@ -54,9 +54,12 @@ def test_defaults_load_a_plain_float32_model(llava_dir):
     assert not checkpointing(model) and not hasattr(model, "peft_config")
 
 
-def test_bfloat16_weights_sample_and_train(llava_dir):
+def test_bfloat16_computes_in_bfloat16_on_float32_weights_and_samples_and_trains(llava_dir):
     model, adapter = load_model(llava_dir, model_cfg("model.dtype=bfloat16"))
-    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # the master weights AdamW updates
+    batch = on_device(adapter.encode_prompts([e.prompt for e in EXAMPLES]), model)
+    with torch.no_grad():
+        assert model(**batch).logits.dtype == torch.bfloat16  # model.dtype is the compute dtype
     out = hf_sample(model, adapter, [e.prompt for e in EXAMPLES], k=2, temperature=1.0, max_new_tokens=4)
     assert [len(r) for r in out] == [2, 2]
     assert math.isfinite(train_step(model, adapter))

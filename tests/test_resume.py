@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from safetensors.torch import load_file
 
+from harness import checkpoint, sharded_rollout
 from harness.config import to_dict
 from harness.evolve import run
 from harness.io import read_jsonl
@@ -68,3 +70,59 @@ def test_finished_run_is_skipped(tiny_config):
     before = (path / "eval.json").stat().st_mtime_ns
     run(cfg)
     assert (path / "eval.json").stat().st_mtime_ns == before
+
+
+def _interrupted_run_equals_straight(tiny_config, monkeypatch, name: str, opts: list[str], patch) -> Path:
+    """Run `opts` straight, and again with `patch` (module, attribute, replacement) making it stop once; then
+    resume the stopped run and check it ends exactly like the straight one. Returns the resumed run's folder."""
+    straight, cut = tiny_config(f"name={name}-straight", *opts), tiny_config(f"name={name}-cut", *opts)
+    label = f"{straight.method.kind} seed 0"
+    run(straight)
+    with monkeypatch.context() as m:
+        m.setattr(*patch)
+        with pytest.raises(KeyboardInterrupt):
+            run(cut)
+    a, b = run_path(straight, label), run_path(cut, label)
+    stopped = checkpoint.load_state(b / "checkpoint")
+    run(cut)
+    assert _without_timing(read_jsonl(a / "metrics.jsonl")) == _without_timing(read_jsonl(b / "metrics.jsonl"))
+    wa = load_file(a / "checkpoint" / "model" / "model.safetensors")
+    wb = load_file(b / "checkpoint" / "model" / "model.safetensors")
+    assert all((wa[k] == wb[k]).all() for k in wa)
+    assert json.loads((a / "eval.json").read_text()) == json.loads((b / "eval.json").read_text())
+    assert not (b / "rollouts").exists()
+    return stopped
+
+
+def test_stopped_inside_generate_resumes_from_its_rollout_batches(tiny_config, monkeypatch):
+    """Rollout batches of 2 prompts (4 per iteration): stopped after 2 batches of iteration 2, the resumed run
+    goes on from them and ends like the straight run."""
+    real_write, kept = sharded_rollout._write, []
+
+    def stops_in_iteration_2(store, mine, pending):
+        real_write(store, mine, pending)
+        if "iteration-2" in str(store) and len(list(store.iterdir())) == 2:
+            kept.extend(sorted(p.name for p in store.iterdir()))
+            raise KeyboardInterrupt  # as a SLURM time limit would, mid-Generate
+
+    stopped = _interrupted_run_equals_straight(
+        tiny_config, monkeypatch, "in-generate", ["method.kind=continuous", "rollout.batch_sequences=8"],
+        (sharded_rollout, "_write", stops_in_iteration_2))
+    assert stopped["iteration"] == 1 and kept == ["batch-000000.json", "batch-000001.json"]
+
+
+def test_stopped_inside_improve_resumes_from_its_step_checkpoint(tiny_config, monkeypatch):
+    """checkpoint.every_steps=1, SFT on the 8 given answers of each iteration at batch 2 (4 steps): stopped right
+    after step 1 of iteration 2 was checkpointed, the resumed run does steps 2-4 and ends like the straight run."""
+    real_save = checkpoint.save
+
+    def stops_after_a_step(run_dir, *args, **kwargs):
+        real_save(run_dir, *args, **kwargs)
+        if args[-1].get("improve") and args[-1]["iteration"] == 1:
+            raise KeyboardInterrupt
+
+    stopped = _interrupted_run_equals_straight(
+        tiny_config, monkeypatch, "in-improve", ["method.kind=sft", "method.optim.batch_size=2",
+                                                 "checkpoint.every_steps=1"],
+        (checkpoint, "save", stops_after_a_step))
+    assert stopped["iteration"] == 1 and stopped["improve"]["step"] == 1

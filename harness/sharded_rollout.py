@@ -1,0 +1,67 @@
+"""Rollouts and greedy decoding spread over the ranks of a run, in fixed batches.
+
+The prompts are sorted by length (as the hf sampler sorts them) and cut into batches of `batch_sequences // k`
+prompts; batch b is sampled by rank b mod W with a seed derived from (seed, b) alone, and the batches are
+gathered so every rank holds every response. The responses therefore do not depend on the number of ranks (a
+batch gets the same prompts and seed wherever it runs), and a fixed seed gives the same result. In one process
+nothing is gathered and the batches are those the hf sampler itself would make.
+
+With `store`, finished batches are written there (one file per batch, every `every` batches) and batches found
+there are not sampled again: a job stopped by its time limit mid-Generate resumes it, on any number of ranks.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import distributed
+from harness.adapters import Adapter, Prompt
+from harness.io import atomic_write_json, read_json
+from harness.rollout import BACKENDS
+from harness.seeds import derive_seed
+from harness.strategy import inference
+
+
+def sample(backend: str, model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float,
+           max_new_tokens: int, batch_sequences: int, seed: int = 0, desc: str = "sampling",
+           store: Path | None = None, every: int = 1) -> list[list[str]]:
+    """K responses per prompt (temperature 0: greedy, k=1), every rank sampling its share (collective)."""
+    sampler = BACKENDS.get(backend)
+    if backend != "hf":  # vLLM batches and seeds by itself, one engine per call (one process: harness/config.py)
+        return sampler(model, adapter, prompts, k, temperature, max_new_tokens, batch_sequences, seed=seed, desc=desc)
+    per = max(1, batch_sequences // k)
+    order = sorted(range(len(prompts)), key=lambda i: len(adapter.user_text(prompts[i])))
+    batches = [order[i:i + per] for i in range(0, len(order), per)]
+    mine: dict[int, list[list[str]]] = {}
+    pending: list[int] = []
+    with inference(model):
+        for b in range(distributed.rank(), len(batches), distributed.world_size()):
+            saved = read_json(store / f"batch-{b:06d}.json") if store else None
+            if saved is not None:
+                mine[b] = saved
+                continue
+            mine[b] = sampler(model, adapter, [prompts[j] for j in batches[b]], k, temperature, max_new_tokens,
+                              batch_sequences, seed=derive_seed(seed, "batch", b), desc=f"{desc} {b + 1}/{len(batches)}")
+            pending.append(b)
+            if store and every and len(pending) >= every:
+                _write(store, mine, pending)
+        if store and every:
+            _write(store, mine, pending)
+    results: list[list[str]] = [[] for _ in prompts]
+    for part in distributed.gather(mine):
+        for b, responses in part.items():
+            for j, r in zip(batches[b], responses):
+                results[j] = r
+    return results
+
+
+def _write(store: Path, mine: dict, pending: list[int]) -> None:
+    for b in pending:
+        atomic_write_json(store / f"batch-{b:06d}.json", mine[b])
+    pending.clear()
+
+
+def greedy(model, adapter: Adapter, prompts: list[Prompt], max_new_tokens: int, batch_sequences: int,
+           desc: str = "greedy") -> list[str]:
+    """One greedy response per prompt, the batches spread over the ranks (collective)."""
+    out = sample("hf", model, adapter, prompts, 1, 0.0, max_new_tokens, batch_sequences, desc=desc)
+    return [r[0] for r in out]
