@@ -105,9 +105,15 @@ class ProcessRewardModel:
         step_of = torch.searchsorted(torch.tensor(ends), torch.arange(n), right=True)
         return torch.tensor(e.labels)[step_of.clamp(max=len(e.steps) - 1)]
 
-    def loss(self, batch: list[StepExample]) -> torch.Tensor:
+    def loss(self, batch: list[StepExample], tokens: str = "all") -> torch.Tensor:
+        """MSE against the step labels on every response token (the paper's), or on each step's last token
+        only ("step_ends": where a step's score is read, the only token that has seen the whole step)."""
         values, where = self.token_values(batch)
         targets = self.token_targets(batch, where)
+        if tokens == "step_ends":
+            ends = [torch.tensor(step_ends(self.adapter, e.prompt, e.steps)) - 1 for e in batch]
+            where = [pos[idx.clamp(0, len(pos) - 1)] for pos, idx in zip(where, ends)]
+            targets = [torch.tensor(e.labels) for e in batch]
         pred = torch.cat([values[i, pos] for i, pos in enumerate(where)])
         return torch.nn.functional.mse_loss(pred, torch.cat(targets).to(pred.device, pred.dtype))
 
@@ -133,7 +139,7 @@ class ProcessRewardModel:
 
 
 def train_prm(prm: ProcessRewardModel, examples: list[StepExample], cfg: OptimConfig, epochs: int,
-              seed: int) -> list[float]:
+              seed: int, tokens: str = "all") -> list[float]:
     """MSE training of backbone + head; returns the mean loss of each epoch."""
     params = torch.nn.ModuleDict({"backbone": prm.model, "head": prm.head})
     steps = epochs * math.ceil(len(examples) / cfg.batch_size)
@@ -145,7 +151,7 @@ def train_prm(prm: ProcessRewardModel, examples: list[StepExample], cfg: OptimCo
         batches = length_grouped_batches([sum(map(len, e.steps)) for e in examples], cfg.batch_size, rng)
         total = 0.0
         for idx in tqdm(batches, desc=f"PRM epoch {epoch + 1}/{epochs}", unit="step", leave=False, mininterval=2):
-            loss = prm.loss([examples[i] for i in idx])
+            loss = prm.loss([examples[i] for i in idx], tokens)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params.parameters(), cfg.grad_clip)

@@ -103,7 +103,7 @@ def test_shipped_grids_and_configs_load():
 
 def test_cross_field_conflict_is_reported_with_the_fix(grid_dir):
     with pytest.raises(ConfigError) as err:
-        expand(_write(grid_dir, GRID), {"rollout": {"samples_per_query": 2}})
+        expand(_write(grid_dir, GRID), {"rollout": {"samples_per_query": 2}, "select": {"max_per_query": 4}})
     assert "select.max_per_query: keeps more responses than are sampled" in str(err.value)
 
 
