@@ -164,7 +164,7 @@ class JudgeClient:
 
     def _one(self, prompt: str, response: str) -> Extraction:
         key = self._key(prompt, response)
-        hit = read_json(self._cache_file(key)) if self.cache else None
+        hit = self._cached(key)
         if hit is not None:
             with self._lock:
                 self.stats.cached += 1
@@ -180,8 +180,21 @@ class JudgeClient:
         with self._lock:
             self._failures_in_a_row = 0
         if self.cache:
-            atomic_write_json(self._cache_file(key), {"model": self.cfg.model, "reply": reply})
+            try:
+                atomic_write_json(self._cache_file(key), {"model": self.cfg.model, "reply": reply})
+            except OSError as e:  # a cache that cannot be written costs a request next time, not the run
+                log.warning("judge cache %s not written: %s", self.cache, e)
         return Extraction(parse_reply(reply), "judged", reply=reply)
+
+    def _cached(self, key: str) -> dict | None:
+        """The cached reply, or None (not cached, caching off, or an entry that cannot be read: asked again)."""
+        if not self.cache:
+            return None
+        try:
+            hit = read_json(self._cache_file(key))
+            return hit if isinstance(hit, dict) and isinstance(hit.get("reply"), str) else None
+        except (OSError, ValueError):
+            return None
 
     def _failed(self, why: str) -> Extraction:
         with self._lock:

@@ -8,26 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from chat_server import FailingProxy, chat_requests, free_port, serve, tiny_chat_model
+from chat_server import FailingProxy, chat_requests, free_port
 from harness.config import JudgeConfig
 from harness.datasets import Record
 from harness.judge import DOWN_AFTER, JudgeClient, parse_reply
 from harness.scoring import response_rows, score_rows, table
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """(base URL, served model name, access log) of a `transformers serve` process, stopped after the module."""
-    from transformers.utils.import_utils import is_serve_available
-
-    if not is_serve_available():
-        pytest.skip("transformers serve needs fastapi, uvicorn and openai: pip install -e '.[dev]'")
-    folder = tmp_path_factory.mktemp("chat")
-    model, log = tiny_chat_model(folder / "model"), folder / "serve.log"
-    with serve(model, log) as url:
-        yield url, str(model), log
 
 
 def records() -> list[Record]:
@@ -52,8 +39,8 @@ def judge(url: str, model: str, cache: Path | None, **kw) -> JudgeClient:
     return JudgeClient(cfg, cache)
 
 
-def test_judge_extracts_through_a_real_server_stores_and_caches(server, tmp_path):
-    url, model, log = server
+def test_judge_extracts_through_a_real_server_stores_and_caches(chat_server, tmp_path):
+    url, model, log = chat_server
     scored, before = rows(), chat_requests(log)
     client = judge(url, model, tmp_path / "cache")
     score_rows(scored, client, "fallback")
@@ -81,6 +68,12 @@ def test_judge_extracts_through_a_real_server_stores_and_caches(server, tmp_path
     score_rows(rows(), third, "always")
     assert (third.stats.requests, third.stats.cached) == (1, 2)
 
+    # an unreadable cache entry (a disk problem) is asked again, not fatal
+    next((tmp_path / "cache").rglob("*.json")).write_text("{torn")
+    fourth = judge(url, model, tmp_path / "cache")
+    score_rows(rows(), fourth, "always")
+    assert (fourth.stats.requests, fourth.stats.cached) == (1, 2)
+
 
 def test_a_judge_that_is_down_keeps_the_rule_answers_and_counts_them(tmp_path):
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: connections are refused
@@ -96,8 +89,8 @@ def test_a_judge_that_is_down_keeps_the_rule_answers_and_counts_them(tmp_path):
     assert not (tmp_path / "cache").exists()  # failures are not cached: a later re-score asks again
 
 
-def test_retries_on_5xx_then_succeeds(server, tmp_path):
-    url, model, log = server
+def test_retries_on_5xx_then_succeeds(chat_server, tmp_path):
+    url, model, log = chat_server
     with FailingProxy(url, failures=2) as proxy:
         before = chat_requests(log)
         client = judge(proxy.url, model, None, retries=2, backoff_s=0.01, concurrency=1)
@@ -106,8 +99,8 @@ def test_retries_on_5xx_then_succeeds(server, tmp_path):
         assert (proxy.posts, client.stats.requests, chat_requests(log) - before) == (3, 3, 1)
 
 
-def test_a_5xx_that_outlasts_the_retries_is_unjudged(server, tmp_path):
-    url, model, _ = server
+def test_a_5xx_that_outlasts_the_retries_is_unjudged(chat_server, tmp_path):
+    url, model, _ = chat_server
     with FailingProxy(url, failures=5) as proxy:
         client = judge(proxy.url, model, None, retries=1, backoff_s=0.01, concurrency=1)
         [got] = client.extract(["Question: How many?"], ["Some cats.\nMore cats."])
