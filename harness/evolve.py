@@ -22,14 +22,15 @@ from harness.config import RunConfig
 from harness.benchmarks import load_benchmark
 from harness.datasets import Record
 from harness.dynamics import ValSamples, measure, monitor_rows
-from harness.evaluate import evaluate, prompts_of, score
-from harness.io import atomic_write_json, read_json
+from harness.evaluate import prompts_of, score
+from harness.io import atomic_write_json
 from harness.methods import GOLD, METHODS, Method
 from harness.datasets import short_answer
 from harness.modeling import load_model
-from harness.pipeline import Inputs, eval_splits, load_splits, prepare
+from harness.pipeline import Inputs, load_splits, prepare
 from harness.rollout import BACKENDS, greedy
 from harness.rundir import RunDir, run_path
+from harness.run_eval import evaluate_run
 from harness.reward_models import load_reward_model, response_scores
 from harness.selection import SELECTORS, correct_responses
 from harness.temperature import TEMPERATURE_POLICIES
@@ -328,20 +329,11 @@ def _run_main(cfg: RunConfig, label: str, rd: RunDir) -> Path:
         final = evolve(cfg, inputs, splits, rd, log)
         images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images (datasets are only read)
         benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
-        model, adapter = load_model(final, cfg.model)
-        cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
-        ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"], **benchmarks},
-                      cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=cot)
-        warm = read_json(inputs.warmup / "eval.json")
-        if benchmarks:  # pi_0 on the extra test sets, for the gains over +warm-up (Table 5)
-            warm.update(evaluate(*load_model(inputs.warmup / "model", cfg.model), benchmarks,
-                                 cfg.model.max_new_tokens, cfg.eval.batch_sequences))
-        rd.write_eval({"final": ev, "warmup": warm, "base": read_json(Path(inputs.base) / "eval.json"),
-                       "prompts": {"final": "cot" if cot else "plain", "warmup": "cot", "base": "plain"}})
+        ev = evaluate_run(cfg, inputs.warmup, Path(inputs.base), splits, benchmarks, final, rd.path)
+        rd.write_eval(ev)
         rd.set_status("done")
-        log.info("done: test_id %.3f, test_ood %.3f (warm-up %.3f, %.3f)", ev["test_id"]["accuracy"],
-                 ev["test_ood"]["accuracy"], *(read_json(inputs.warmup / "eval.json")[k]["accuracy"]
-                                               for k in ("test_id", "test_ood")))
+        log.info("done: test_id %.3f, test_ood %.3f (warm-up %.3f, %.3f)",
+                 *(ev[s][k]["accuracy"] for s in ("final", "warmup") for k in ("test_id", "test_ood")))
     except BaseException as exc:
         rd.fail(exc)
         raise

@@ -1,0 +1,64 @@
+"""A finished run's eval.json: the final model, pi_0 (+warm-up) and the base model, with every response kept.
+
+Sections `final`, `warmup` and `base` hold one accuracy table per split (harness.scoring); `prompts` says
+what the cot form meant per section. Every table comes from the rows saved under the run folder's
+`responses/<section>/<split>.jsonl`: generated here for the final model (and for pi_0 on the benchmarks,
+or wherever the run asks pi_0 differently from how its warm-up stage did), copied from the shared stages'
+responses otherwise, and scored with the run's judge. A stage cached before responses were kept has only
+its eval.json: its tables are copied as they are (and `harness rescore` leaves them so).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import circular
+from harness.config import EvalConfig, RunConfig
+from harness.datasets import Record
+from harness.evaluate import RESPONSES, evaluate, prompt_label
+from harness.io import read_json
+from harness.judge import JudgeClient, make_judge
+from harness.methods import METHODS
+from harness.modeling import load_model
+from harness.scoring import score_file
+
+SECTIONS = ("final", "warmup", "base")
+STAGE_FORM = ("cot", False)  # how a warm-up stage evaluates pi_0: the cot prompt, no CircularEval
+
+
+def stage_section(stage: Path, out: Path, judge: JudgeClient | None, mode: str) -> dict | None:
+    """A stage's evaluation as this run scores it: its saved responses re-scored (and copied to `out`), or
+    its eval.json tables where it kept no responses; None when the stage has no evaluation (a model path)."""
+    ev = read_json(Path(stage) / "eval.json")
+    if ev is None:
+        return None
+    for split in ev:
+        saved = Path(stage) / RESPONSES / f"{split}.jsonl"
+        if saved.is_file():
+            ev[split] = score_file(saved, out / f"{split}.jsonl", judge, mode)
+    return ev
+
+
+def asked_like_stage(split: str, settings: EvalConfig) -> bool:
+    return (prompt_label(settings.prompt_for(split), True), circular.applies(split, settings.circular)) == STAGE_FORM
+
+
+def evaluate_run(cfg: RunConfig, warmup: Path, base: Path, splits: dict[str, list[Record]],
+                 benchmarks: dict[str, list[Record]], final: Path, run: Path) -> dict:
+    """The eval.json of a run whose final policy is at `final`; `warmup` and `base` are the stage folders."""
+    e, responses = cfg.eval, Path(run) / RESPONSES
+    judge = make_judge(e.judge, cfg.results_dir)
+    generate = lambda model_path, todo, section, cot: evaluate(  # noqa: E731
+        *load_model(model_path, cfg.model), todo, cfg.model.max_new_tokens, e.batch_sequences, cot=cot,
+        settings=e, out=responses / section, judge=judge)
+    cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
+    tests = {k: splits[k] for k in ("test_id", "test_ood", "val")}
+    ev = {"final": generate(final, {**tests, **benchmarks}, "final", cot)}
+    warm = stage_section(warmup, responses / "warmup", judge, e.judge.mode)
+    # pi_0 on the benchmarks (Table 5's +warm-up row), and wherever this run asks differently from the stage
+    again = {**{k: v for k, v in tests.items() if not asked_like_stage(k, e)}, **benchmarks}
+    if again:
+        warm.update(generate(warmup / "model", again, "warmup", True))
+    ev["warmup"] = warm
+    ev["base"] = stage_section(base, responses / "base", judge, e.judge.mode)
+    ev["prompts"] = {"final": "cot" if cot else "plain", "warmup": "cot", "base": "plain"}
+    return ev
