@@ -54,21 +54,21 @@ def rotate(rec: Record, k: int) -> Record | None:
     return dataclasses.replace(rec, question=question, choices=[rec.choices[i] for i in order])
 
 
-def expand(records: list[Record]) -> list[tuple[Record, int | None]]:
-    """What is asked: every rotation of each multi-choice question whose options can be rotated (rotation
-    0 is the question as given), and other questions once (rotation None).
+def expand(records: list[Record]) -> list[tuple[int, Record, int | None]]:
+    """What is asked, as (question index, record, rotation): every rotation of each multi-choice question whose
+    options can be rotated (rotation 0 is the question as given), and other questions once (rotation None).
 
     >>> from pathlib import Path
     >>> mc = Record("m", Path("x.png"), "Pick.\\n(A) 1\\n(B) 2", "2", "multi_choice", "text", "t", choices=["1", "2"])
     >>> ff = Record("f", Path("x.png"), "How many?", "3", "free_form", "integer", "t")
-    >>> [(r.id, k, r.choices) for r, k in expand([mc, ff])]
-    [('m', 0, ['1', '2']), ('m', 1, ['2', '1']), ('f', None, None)]
+    >>> [(i, r.id, k, r.choices) for i, r, k in expand([mc, ff])]
+    [(0, 'm', 0, ['1', '2']), (0, 'm', 1, ['2', '1']), (1, 'f', None, None)]
     """
     out = []
-    for rec in records:
+    for i, rec in enumerate(records):
         rotations = [rotate(rec, k) for k in range(len(rec.choices or []))] if rec.question_type == "multi_choice" else []
         if rotations and all(rotations):
-            out += [(r, k) for k, r in enumerate(rotations)]
+            out += [(i, r, k) for k, r in enumerate(rotations)]
         else:
-            out.append((rec, None))
+            out.append((i, rec, None))
     return out

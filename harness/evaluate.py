@@ -47,8 +47,7 @@ def evaluate(model, adapter: Adapter, splits: dict[str, list[Record]], max_new_t
     for name, records in splits.items():
         label = prompt_label(settings.prompt_for(name), cot)
         rotate = circular.applies(name, settings.circular)
-        asked = [(i, *pair) for i, rec in enumerate(records)
-                 for pair in (circular.expand([rec]) if rotate else [(rec, None)])]
+        asked = circular.expand(records) if rotate else [(i, rec, None) for i, rec in enumerate(records)]
         responses = greedy(model, adapter, prompts_of([rec for _, rec, _ in asked], label == "cot"),
                            max_new_tokens, batch_sequences, desc=f"eval {name}")
         rows = response_rows(asked, responses, label, rotate)

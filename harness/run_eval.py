@@ -25,12 +25,15 @@ SECTIONS = ("final", "warmup", "base")
 STAGE_FORM = ("cot", False)  # how a warm-up stage evaluates pi_0: the cot prompt, no CircularEval
 
 
-def stage_section(stage: Path, out: Path, judge: JudgeClient | None, mode: str) -> dict | None:
-    """A stage's evaluation as this run scores it: its saved responses re-scored (and copied to `out`), or
-    its eval.json tables where it kept no responses; None when the stage has no evaluation (a model path)."""
+def stage_section(stage: Path, out: Path, judge: JudgeClient | None, mode: str,
+                  skip: frozenset[str] = frozenset()) -> dict | None:
+    """A stage's evaluation as this run scores it, less the `skip` splits: its saved responses re-scored (and
+    copied to `out`), or its eval.json tables where it kept no responses; None when the stage has no
+    evaluation (an external model path)."""
     ev = read_json(Path(stage) / "eval.json")
     if ev is None:
         return None
+    ev = {split: t for split, t in ev.items() if split not in skip}
     for split in ev:
         saved = Path(stage) / RESPONSES / f"{split}.jsonl"
         if saved.is_file():
@@ -47,15 +50,17 @@ def evaluate_run(cfg: RunConfig, warmup: Path, base: Path, splits: dict[str, lis
     """The eval.json of a run whose final policy is at `final`; `warmup` and `base` are the stage folders."""
     e, responses = cfg.eval, Path(run) / RESPONSES
     judge = make_judge(e.judge, cfg.results_dir)
-    generate = lambda model_path, todo, section, cot: evaluate(  # noqa: E731
-        *load_model(model_path, cfg.model), todo, cfg.model.max_new_tokens, e.batch_sequences, cot=cot,
-        settings=e, out=responses / section, judge=judge)
+
+    def generate(model_path: Path, todo: dict[str, list[Record]], section: str, cot: bool) -> dict:
+        return evaluate(*load_model(model_path, cfg.model), todo, cfg.model.max_new_tokens, e.batch_sequences,
+                        cot=cot, settings=e, out=responses / section, judge=judge)
+
     cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
     tests = {k: splits[k] for k in ("test_id", "test_ood", "val")}
     ev = {"final": generate(final, {**tests, **benchmarks}, "final", cot)}
-    warm = stage_section(warmup, responses / "warmup", judge, e.judge.mode)
     # pi_0 on the benchmarks (Table 5's +warm-up row), and wherever this run asks differently from the stage
     again = {**{k: v for k, v in tests.items() if not asked_like_stage(k, e)}, **benchmarks}
+    warm = stage_section(warmup, responses / "warmup", judge, e.judge.mode, skip=frozenset(again))
     if again:
         warm.update(generate(warmup / "model", again, "warmup", True))
     ev["warmup"] = warm
