@@ -107,7 +107,7 @@ def judge_cache(results_dir: str | Path) -> Path:
     return Path(results_dir) / CACHE_FOLDER
 
 
-class JudgeDown(Exception):
+class JudgeFailed(Exception):
     """A request that failed for good (after its retries, or a 4xx answer, or an unreadable reply)."""
 
 
@@ -120,7 +120,6 @@ class Extraction:
 
     answer: str | None   # the extracted answer; None when the judge found none or failed
     status: str          # "judged" (answered, now or from the cache) | "failed" (the rule answer stays)
-    cached: bool = False
     reply: str | None = None  # the judge's raw reply, stored next to the response
 
 
@@ -168,12 +167,12 @@ class JudgeClient:
         if hit is not None:
             with self._lock:
                 self.stats.cached += 1
-            return Extraction(parse_reply(hit["reply"]), "judged", cached=True, reply=hit["reply"])
+            return Extraction(parse_reply(hit["reply"]), "judged", reply=hit["reply"])
         if self._failures_in_a_row >= DOWN_AFTER:
             return self._failed("not sent: the judge is down")
         try:
             reply = self._ask(prompt)
-        except JudgeDown as e:
+        except JudgeFailed as e:
             with self._lock:
                 self._failures_in_a_row += 1
             return self._failed(str(e))
@@ -232,10 +231,10 @@ class JudgeClient:
             except urllib.error.HTTPError as e:  # before URLError: it is one
                 why = f"HTTP {e.code}"
                 if e.code < 500 and e.code != 429:  # a bad request or model name: asking again will not help
-                    raise JudgeDown(f"{why}: {e.read()[:200]!r}") from None
+                    raise JudgeFailed(f"{why}: {e.read()[:200]!r}") from None
             except _RETRYABLE as e:
                 why = f"{type(e).__name__}: {e}"
-        raise JudgeDown(f"{why} (after {self.cfg.retries} retries)")
+        raise JudgeFailed(f"{why} (after {self.cfg.retries} retries)")
 
 
 def _content(raw: bytes) -> str:
@@ -243,7 +242,12 @@ def _content(raw: bytes) -> str:
     try:
         return json.loads(raw)["choices"][0]["message"]["content"] or ""
     except (ValueError, KeyError, IndexError, TypeError):
-        raise JudgeDown(f"not a chat-completions reply: {raw[:200]!r}") from None
+        raise JudgeFailed(f"not a chat-completions reply: {raw[:200]!r}") from None
+
+
+def provenance(cfg: JudgeConfig) -> dict | None:
+    """What eval.json records of the judge that scored it (None: rules only); never the key itself."""
+    return {"base_url": cfg.base_url, "model": cfg.model, "mode": cfg.mode} if cfg.base_url else None
 
 
 def make_judge(cfg: JudgeConfig, results_dir: str | Path) -> JudgeClient | None:

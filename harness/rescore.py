@@ -19,7 +19,7 @@ from harness.config import JudgeConfig
 from harness.configio import ConfigError, deep_merge, from_dict, parse_overrides
 from harness.evaluate import RESPONSES
 from harness.io import atomic_write_json, read_json
-from harness.judge import make_judge
+from harness.judge import make_judge, provenance
 from harness.run_eval import SECTIONS
 from harness.scoring import score_file
 
@@ -80,7 +80,7 @@ def rescore_run(run: Path, cfg: JudgeConfig) -> Rescored:
             else:
                 out.kept.append(f"{section}/{split}")
     if out.tables:
-        atomic_write_json(run / "eval.json", ev)
+        atomic_write_json(run / "eval.json", {**ev, "judge": provenance(cfg)})
     else:
         out.skipped = "no saved responses (evaluated before responses were kept)"
     return out

@@ -1,7 +1,7 @@
 """A finished run's eval.json: the final model, pi_0 (+warm-up) and the base model, with every response kept.
 
 Sections `final`, `warmup` and `base` hold one accuracy table per split (harness.scoring); `prompts` says
-what the cot form meant per section. Every table comes from the rows saved under the run folder's
+what the cot form meant per section, `judge` which judge scored it (null: rules only). Every table comes from the rows saved under the run folder's
 `responses/<section>/<split>.jsonl`: generated here for the final model (and for pi_0 on the benchmarks,
 or wherever the run asks pi_0 differently from how its warm-up stage did), copied from the shared stages'
 responses otherwise, and scored with the run's judge. A stage cached before responses were kept has only
@@ -16,7 +16,7 @@ from harness.config import EvalConfig, RunConfig
 from harness.datasets import Record
 from harness.evaluate import RESPONSES, evaluate, prompt_label
 from harness.io import read_json
-from harness.judge import JudgeClient, make_judge
+from harness.judge import JudgeClient, make_judge, provenance
 from harness.methods import METHODS
 from harness.modeling import load_model
 from harness.scoring import score_file
@@ -66,4 +66,5 @@ def evaluate_run(cfg: RunConfig, warmup: Path, base: Path, splits: dict[str, lis
     ev["warmup"] = warm
     ev["base"] = stage_section(base, responses / "base", judge, e.judge.mode)
     ev["prompts"] = {"final": "cot" if cot else "plain", "warmup": "cot", "base": "plain"}
+    ev["judge"] = provenance(e.judge)
     return ev

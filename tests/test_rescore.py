@@ -29,8 +29,8 @@ def finished(tiny_config):
 
 
 def rule_numbers(ev: dict) -> dict:
-    """eval.json without the judge's numbers."""
-    ev = copy.deepcopy(ev)
+    """eval.json without the judge's numbers (as scored by rules only)."""
+    ev = {**copy.deepcopy(ev), "judge": None}
     for section in SPLITS:
         for table in ev[section].values():
             table.pop("judge", None)
@@ -67,7 +67,8 @@ def test_rescore_with_a_judge_adds_its_numbers_from_the_cache_the_second_time(fi
     sent = chat_requests(log)
     assert main(["rescore", str(finished), *judge]) == 0
     ev = read_json(finished / "eval.json")
-    assert rule_numbers(ev) == rule_numbers(before)
+    assert rule_numbers(ev) == rule_numbers(before) and before["judge"] is None
+    assert ev["judge"] == {"base_url": url, "model": model, "mode": "always"}  # which judge scored it
     rows = [r for s, xs in SPLITS.items() for x in xs for r in read_jsonl(finished / "responses" / s / f"{x}.jsonl")]
     distinct = {(judge_question(r), r["response"]) for r in rows}
     # mode always: every distinct (question, response) once; a pair asked twice at the same moment may be sent twice
