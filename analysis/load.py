@@ -42,6 +42,8 @@ COLUMNS = {   # columns of each frame, so that an empty frame can still be filte
     "iterations": ["path", "iteration", "queries_seen", "temperature"],
     "voting": ["prm", "reward_model", "aggregate", "method", "n", "accuracy"],
     "steps": ["prm", "reward_model", "aggregate", "group", "mean_steps", "irrelevant_share"],
+    "extraction": ["path", "stage", "split", "prompt", "circular", "rule", "judge", "differ", "unjudged",
+                   "replicate"],
 }
 
 
@@ -60,6 +62,9 @@ class Results:
     voting:     verifier/voting.csv of each PRM stage: prm, reward_model, aggregate, method, n, accuracy.
     steps:      verifier/steps.csv of each PRM stage: prm, reward_model, aggregate, group, mean_steps,
                 irrelevant_share.
+    extraction: eval.json splits scored by a judge too: path, stage, split, prompt, circular, rule and
+                judge accuracy, differ (share of responses whose verdict the judge changed), unjudged
+                (responses the judge failed on), replicate (as in scores).
     """
 
     runs: pd.DataFrame
@@ -68,6 +73,7 @@ class Results:
     iterations: pd.DataFrame
     voting: pd.DataFrame
     steps: pd.DataFrame
+    extraction: pd.DataFrame
 
     def subset(self, paths) -> "Results":
         """The same records restricted to some runs (PRM stages follow the runs that used them)."""
@@ -75,7 +81,8 @@ class Results:
         prms = set(self.runs.loc[self.runs.path.isin(keep), "prm"].dropna())
         return Results(self.runs[self.runs.path.isin(keep)],
                        *(df[df.path.isin(keep)] for df in (self.scores, self.dynamics, self.iterations)),
-                       *(df[df.prm.isin(prms)] for df in (self.voting, self.steps)))
+                       *(df[df.prm.isin(prms)] for df in (self.voting, self.steps)),
+                       self.extraction[self.extraction.path.isin(keep)])
 
 
 def load(folders) -> Results:
@@ -99,7 +106,8 @@ def load(folders) -> Results:
                    dynamics=_concat("dynamics", (metric_rows(p, dynamics=True) for p in found.path)),
                    iterations=_concat("iterations", (metric_rows(p, dynamics=False) for p in found.path)),
                    voting=_concat("voting", (verifier(p, "voting.csv") for p in prms)),
-                   steps=_concat("steps", (verifier(p, "steps.csv") for p in prms)))
+                   steps=_concat("steps", (verifier(p, "steps.csv") for p in prms)),
+                   extraction=_concat("extraction", (extraction(p) for p in found.path)))
 
 
 def _concat(kind: str, frames) -> pd.DataFrame:
@@ -239,6 +247,22 @@ def scores(path: str) -> pd.DataFrame:
             tasks = {"ALL": res.get("accuracy"), **(res.get("by_task") or {})}
             rows += [{"path": path, "stage": stage, "split": split, "task": t, "accuracy": a,
                       "replicate": replicate} for t, a in tasks.items() if a is not None]
+    return pd.DataFrame(rows)
+
+
+def extraction(path: str) -> pd.DataFrame:
+    """eval.json's judge numbers beside the rule ones, one row per (stage, split) a judge scored."""
+    ev = _json(Path(path) / "eval.json") or {}
+    inputs = _json(Path(path) / "inputs.json") or {}
+    rows = []
+    for stage in STAGES:
+        for split, res in (ev.get(stage) or {}).items():
+            if judge := res.get("judge"):
+                rows.append({"path": path, "stage": stage, "split": split, "prompt": res.get("prompt"),
+                             "circular": bool(res.get("circular")), "rule": res.get("accuracy"),
+                             "judge": judge.get("accuracy"), "differ": judge.get("differ"),
+                             "unjudged": judge.get("unjudged", 0),
+                             "replicate": path if stage == "final" else inputs.get(stage) or path})
     return pd.DataFrame(rows)
 
 

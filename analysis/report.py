@@ -11,6 +11,7 @@ from pathlib import Path
 
 from analysis import figures, tables
 from analysis.controls import controls
+from analysis.extraction import extraction_table
 from analysis.formats import markdown, write_figure, write_table
 from analysis.load import Results, load
 from analysis.route import FEEDS, route
@@ -30,6 +31,7 @@ WHY_MISSING = {   # item -> what would produce it
     "fig4": "no dynamics sweep (one recipe, dynamics rows in metrics.jsonl)",
     "fig5": "no M-STAR run with dynamics rows",
     "fig6": "no M-STAR run with dynamics rows",
+    "extraction": "no run was scored with a judge (eval.judge.base_url; `harness rescore` adds one to finished runs)",
 }
 
 
@@ -56,6 +58,7 @@ def build(res: Results) -> tuple[list, list]:
             if name in ("table4", "table5"):
                 made_tables.append(tables.published(name))
     made_figures = [f for name, make in figures.FIGURES.items() if name in src for f in [make(src[name])] if f]
+    made_tables += [t for t in [extraction_table(res)] if t]  # every sweep: any run may have been judged
     return made_tables, made_figures
 
 

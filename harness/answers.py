@@ -163,15 +163,24 @@ def is_correct(pred: str | None, record: dict) -> bool:
     return _equivalent(str(gold).strip(), str(pred).strip(), record)
 
 
+def grade(pred: str | None, record: dict) -> float | None:
+    """1.0 if an extracted answer (by the rules or a judge) is correct, else 0.0; None if checking it failed."""
+    try:
+        return 1.0 if is_correct(pred, record) else 0.0
+    except Exception:  # noqa: BLE001  see `judge`
+        return None
+
+
 def judge(response: str, record: dict) -> float | None:
     """1.0 if the response's extracted answer is correct, else 0.0; None if judging it failed (ungradable).
 
     A reward function sees whatever a model samples (at T=2: 40-digit numbers, broken LaTeX): judging one
     response must never stop a run, so an unexpected error makes that response ungradable, not fatal."""
     try:
-        return 1.0 if is_correct(extract_answer(response), record) else 0.0
+        pred = extract_answer(response)
     except Exception:  # noqa: BLE001  the count of ungradable responses is reported per iteration
         return None
+    return grade(pred, record)
 
 
 def exact_match_reward(responses: list[str], **record) -> list[float | None]:

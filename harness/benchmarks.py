@@ -240,9 +240,36 @@ def mathvista_query(row: dict) -> str:
     """A MathVista record's prompt: its own `query` when it has one (the hub's and the GitHub JSON's), else
     the official query built from its fields: Hint, Question (with its unit), then the choices.
 
-    >>> mathvista_query({"question": "How long is AB?", "unit": "cm", "question_type": "free_form",
-    ...                  "answer_type": "integer", "choices": None}).splitlines()[1]
-    'Question: How long is AB? (Unit: cm)'
+    The shape of MathVista's published queries (data/query.json, the hub's `query` column), one per
+    answer type:
+
+    >>> ask = lambda **row: print(mathvista_query({"unit": None, "choices": None, "precision": None, **row}))
+    >>> ask(question="Which angle is the largest?", choices=["30°", "60°", "90°"], question_type="multi_choice",
+    ...     answer_type="text")
+    Hint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, at the end.
+    Question: Which angle is the largest?
+    Choices:
+    (A) 30°
+    (B) 60°
+    (C) 90°
+    >>> ask(question="How long is AB?", unit="cm", question_type="free_form", answer_type="integer")
+    Hint: Please answer the question requiring an integer answer and provide the final value, e.g., 1, 2, 3, at the end.
+    Question: How long is AB? (Unit: cm)
+    >>> ask(question="What is the slope of the line?", question_type="free_form", answer_type="float", precision=1)
+    Hint: Please answer the question requiring a floating-point number with one decimal place and provide the final value, e.g., 1.2, 1.3, 1.4, at the end.
+    Question: What is the slope of the line?
+    >>> ask(question="What does the pen cost?", unit="$", question_type="free_form", answer_type="float",
+    ...     precision=2.0)
+    Hint: Please answer the question requiring a floating-point number with two decimal places and provide the final value, e.g., 1.23, 1.34, 1.45, at the end.
+    Question: What does the pen cost? (Unit: $)
+    >>> ask(question="Which years had a deficit?", question_type="free_form", answer_type="list")
+    Hint: Please answer the question requiring a Python list as an answer and provide the final list, e.g., [1, 2, 3], [1.2, 1.3, 1.4], at the end.
+    Question: Which years had a deficit?
+
+    A record that carries its query keeps it:
+
+    >>> mathvista_query({"query": "Hint: given.\\nQuestion: Q?", "question": "Q?"})
+    'Hint: given.\\nQuestion: Q?'
     """
     if not blank(row.get("query")):
         return str(row["query"])

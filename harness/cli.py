@@ -57,6 +57,14 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_rescore(args) -> int:
+    from harness.rescore import rescore, summary
+
+    results = rescore(args.folder, args.overrides)
+    print(summary(results))
+    return 1 if any(r.unjudged for r in results) else 0
+
+
 def _cmd_config(args) -> int:
     from harness.config import RunConfig
 
@@ -101,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("sweeps", nargs="+", type=Path, help="results/<sweep> folders (partial sweeps are fine)")
     rp.add_argument("--out", type=Path, help="output folder (default: <first sweep>/report)")
     rp.set_defaults(func=_cmd_report)
+    rs = sub.add_parser("rescore", help="score finished runs' saved responses again (rules, and the judge of "
+                                        "eval.judge.*), without the model; rewrites their eval.json")
+    rs.add_argument("folder", type=Path, help="a run folder, or results/<sweep> for all its finished runs")
+    rs.add_argument("overrides", nargs="*", help="eval.judge.* settings, e.g. eval.judge.base_url=http://node:8000/v1 "
+                                                 "eval.judge.model=Qwen2.5-7B-Instruct")
+    rs.set_defaults(func=_cmd_rescore)
     c = sub.add_parser("config", help="list every config key with its default and doc")
     c.set_defaults(func=_cmd_config)
     d = sub.add_parser("data", help="prepare real datasets for data.path and check them (split, mathvista, check)")

@@ -243,11 +243,54 @@ class MethodConfig:
     optim: OptimConfig = spec(OptimConfig(lr=2e-4, batch_size=8), "optimizer of the Improve step")
 
 
+PROMPT_FORMS = ["cot", "official"]
+
+
+@dataclass
+class JudgeConfig:
+    """An LLM that extracts the final answer from a response, through any OpenAI-compatible chat-completions
+    server (vLLM, `transformers serve`, a hosted API); its answer is normalised and checked like a rule answer."""
+
+    base_url: str | None = spec(None, "server root up to /v1, e.g. http://gpu-node:8000/v1; null = no judge (rules only)")
+    model: str = spec("", "model name the server serves (its GET <base_url>/models lists them); needed with base_url")
+    api_key_env: str = spec("OPENAI_API_KEY", "environment variable holding the API key; unset or empty: no key is sent")
+    mode: str = spec("fallback", "fallback: ask only for responses where the rules find no answer | always: ask for "
+                                 "every response (the rule answer stays where the judge fails)",
+                     choices=["fallback", "always"])
+    timeout_s: float = spec(60.0, "seconds one request may take before it is retried", gt=0)
+    retries: int = spec(3, "retries of a request after a timeout, a refused connection or a 5xx / 429 answer", ge=0)
+    backoff_s: float = spec(1.0, "wait before the first retry, doubled for each further one", ge=0)
+    concurrency: int = spec(8, "requests in flight at once", ge=1)
+    max_tokens: int = spec(48, "longest extracted answer the judge may write", ge=1)
+    cache: bool = spec(True, "keep every judged answer in <results_dir>/_judge_cache, keyed by (model, prompt hash, "
+                             "response hash), so re-scoring asks the server only for what it has not answered")
+
+    def check(self):
+        if self.base_url is None:
+            return []
+        problems = [] if self.model else [("model", "is needed with base_url: the name the server serves "
+                                                    "(GET <base_url>/models lists them)")]
+        if not self.base_url.startswith(("http://", "https://")):
+            problems.append(("base_url", f"{self.base_url!r} is no http(s) URL; e.g. http://gpu-node:8000/v1"))
+        return problems
+
+
 @dataclass
 class EvalConfig:
     """Greedy evaluation."""
 
     batch_sequences: int = spec(512, "prompts decoded together", ge=1)
+    prompt: str = spec("cot", "cot: the question plus the recipe's CoT instruction (SFT: the plain question it was "
+                              "trained on) | official: the benchmark's own query alone (MathVista: Hint, Question, "
+                              "Choices), for numbers comparable with published ones", choices=PROMPT_FORMS)
+    prompt_by_split: dict[str, str] = spec({}, "prompt form per evaluated split or benchmark, overriding prompt, "
+                                               "e.g. {mathvista: official}", choices=PROMPT_FORMS)
+    circular: bool = spec(False, "CircularEval on every evaluated multi-choice question (asked once per rotation of "
+                                 "its options, correct only if all are); MMBench always uses it, as published")
+    judge: JudgeConfig = spec(JudgeConfig(), "LLM answer extraction beside the rules (off by default)")
+
+    def prompt_for(self, split: str) -> str:
+        return self.prompt_by_split.get(split, self.prompt)
 
 
 @dataclass
@@ -388,6 +431,9 @@ class RunConfig:
         if self.rollout.backend == "vllm" and self.train.strategy in ("ddp", "fsdp"):
             problems.append(("rollout.backend", f"vllm is not wired to train.strategy={self.train.strategy} (its "
                              "engine loads a saved checkpoint per call); use rollout.backend=hf"))
+        evaluated = {"test_id", "test_ood", "val", *self.data.benchmarks}
+        problems += [(f"eval.prompt_by_split.{name}", f"is no evaluated split; choose from {sorted(evaluated)}")
+                     for name in self.eval.prompt_by_split if name not in evaluated]
         if self.prm.max_per_query > self.prm.samples_per_query:
             problems.append(("prm.max_per_query", f"keeps more responses than are sampled "
                              f"(prm.samples_per_query={self.prm.samples_per_query}); lower it"))

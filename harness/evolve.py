@@ -22,12 +22,14 @@ from harness.config import RunConfig
 from harness.benchmarks import load_benchmark
 from harness.datasets import Record
 from harness.dynamics import ValSamples, measure, monitor_rows
-from harness.evaluate import evaluate, prompts_of, score
-from harness.io import atomic_write_json, read_json
+from harness.evaluate import prompts_of, score
+from harness.io import atomic_write_json
 from harness.methods import GOLD, METHODS, Method
 from harness.datasets import short_answer
-from harness.pipeline import Inputs, eval_splits, load_splits, prepare
+from harness.pipeline import Inputs, load_splits, prepare
+from harness.run_eval import evaluate_run
 from harness.rundir import RunDir, run_path
+from harness.run_eval import evaluate_run
 from harness.reward_models import load_reward_model, response_scores
 from harness.selection import SELECTORS, correct_responses
 from harness.temperature import TEMPERATURE_POLICIES
@@ -351,7 +353,7 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
                 atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
             splits = load_splits(inputs.data)  # read once: the loaders verify every image
             model, adapter = evolve(cfg, inputs, splits, rd, log)
-            result = final_evaluation(cfg, inputs, splits, model, adapter)
+            result = final_evaluation(cfg, inputs, splits, model, adapter, rd.path)
             if main:
                 rd.write_eval(result)
                 rd.set_status("done")
@@ -380,16 +382,9 @@ def _shared_stages(cfg: RunConfig) -> Inputs:
     return inputs if distributed.is_main() else prepare(cfg)
 
 
-def final_evaluation(cfg: RunConfig, inputs: Inputs, splits: dict, model, adapter) -> dict:
-    """eval.json: greedy accuracy of the final model, pi_0 and the base model on the test splits (and benchmarks)."""
+def final_evaluation(cfg: RunConfig, inputs: Inputs, splits: dict, model, adapter, run: Path) -> dict:
+    """eval.json (on rank 0; collective): the final model, pi_0 and the base model on the test splits and
+    benchmarks, every response kept under the run folder."""
     images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images (datasets are only read)
     benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
-    cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
-    final = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"], **benchmarks},
-                     cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=cot)
-    warm = read_json(inputs.warmup / "eval.json")
-    if benchmarks:  # pi_0 on the extra test sets, for the gains over +warm-up (Table 5)
-        warm.update(evaluate(*load_policy(inputs.warmup / "model", cfg), benchmarks, cfg.model.max_new_tokens,
-                             cfg.eval.batch_sequences))
-    return {"final": final, "warmup": warm, "base": read_json(Path(inputs.base) / "eval.json"),
-            "prompts": {"final": "cot" if cot else "plain", "warmup": "cot", "base": "plain"}}
+    return evaluate_run(cfg, inputs.warmup, Path(inputs.base), splits, benchmarks, (model, adapter), run)

@@ -21,7 +21,7 @@ from harness.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
 from harness.data_check import require_rewardable
 from harness.datasets import Record, load_mathv360k, load_mathvista, short_answer
-from harness.evaluate import evaluate
+from harness.evaluate import RESPONSES, evaluate
 from harness.images import set_cache_budget
 from harness.io import atomic_write_json, write_jsonl
 from harness.modeling import load_model
@@ -171,7 +171,8 @@ def _build_base(cfg: RunConfig, data: Path, out: Path, resume: Path | None = Non
     model, losses = pretrain(model, adapter, corpus, b.optim, b.steps, resume)
     save_policy(model, adapter, out / "model")
     splits = eval_splits(load_splits(data))
-    ev = evaluate(model, adapter, splits, cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=False)
+    ev = evaluate(model, adapter, splits, cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=False,
+                  out=out / RESPONSES)
     atomic_write_json(out / "eval.json", ev)
     return {"params": sum(p.numel() for p in model.parameters()), "epoch_losses": losses,
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}
@@ -211,7 +212,7 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
               for e in range(w.epochs)]
     save_policy(model, adapter, out / "model")
     ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"]}, cfg.model.max_new_tokens,
-                  cfg.eval.batch_sequences)
+                  cfg.eval.batch_sequences, out=out / RESPONSES)
     atomic_write_json(out / "eval.json", ev)
     return {"queries_solved": solved, "rationales": len(pool), "examples": len(examples), "losses": losses,
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}

@@ -25,6 +25,7 @@ def run_key(cfg: RunConfig) -> str:
     d = to_dict(cfg)
     for key in EXECUTION_KEYS:
         d.pop(key)
+    d["eval"].pop("judge")  # how saved responses are scored, not what the run computes: `harness rescore` changes it
     return config_hash(d, 8)
 
 

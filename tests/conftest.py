@@ -31,3 +31,19 @@ def tiny_config(tiny_results):
     def make(*overrides: str):
         return load_config(None, TINY + [f"results_dir={tiny_results}", *overrides])
     return make
+
+
+@pytest.fixture(scope="session")
+def chat_server(tmp_path_factory):
+    """(base URL, served model name, access log) of a real `transformers serve` on loopback with a tiny random
+    model (tests/chat_server.py), started on first use and stopped at the end of the session."""
+    from transformers.utils.import_utils import is_serve_available
+
+    from chat_server import serve, tiny_chat_model
+
+    if not is_serve_available():
+        pytest.skip("transformers serve needs fastapi, uvicorn and openai: pip install -e '.[dev]'")
+    folder = tmp_path_factory.mktemp("chat")
+    model, log = tiny_chat_model(folder / "model"), folder / "serve.log"
+    with serve(model, log) as url:
+        yield url, str(model), log

@@ -55,7 +55,8 @@ def test_continuous_run_on_two_ranks(tiny_config, tmp_path, monkeypatch):
     path = run_path(cfg, "continuous seed 0")
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # one run folder
     assert sorted(p.name for p in path.iterdir()) == ["checkpoint", "config.yaml", "eval.json", "inputs.json",
-                                                      "metrics.jsonl", "run.log", "status.json", "tensorboard"]
+                                                      "metrics.jsonl", "responses", "run.log", "status.json",
+                                                      "tensorboard"]
     assert RunDir(path).status()["state"] == "done"
     rows = [r for r in read_jsonl(path / "metrics.jsonl") if "metric" not in r]
     assert [r["iteration"] for r in rows] == [1, 2]  # written once, by rank 0

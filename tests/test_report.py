@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from analysis import formats, load, paper, route, stats, tables
-from analysis.report import write_report
+from analysis.report import build, write_report
 from analysis.settings import MISSING, TASKS
 from harness.cli import main
 
@@ -347,3 +347,34 @@ def test_controls_table_pairs_each_run_with_its_own_pi0(tmp_path):
     assert math.isclose(pos["Δ ID test mean"], 7.0) and pos["Δ ID test ci95"] > 0 and pos["Δ ID test n"] == 3
     assert math.isclose(neg["Δ OOD test mean"], -9.0) and math.isclose(neg["selected FP rate mean"], 100.0)
     assert got.loc["SFT on gold solutions", "examples mean"] == 200 and got.loc["SFT on gold solutions", "steps mean"] == 26
+
+
+def judged(rule: float, judge: float, differ: float, unjudged: int = 0) -> dict:
+    return {**split(rule), "prompt": "official", "circular": False, "rotated": 0,
+            "judge": {"accuracy": judge, "by_task": {}, "by_question_type": {}, "differ": differ, "asked": 9,
+                      "unjudged": unjudged}}
+
+
+def test_extraction_table_shows_rule_and_judge_accuracy_side_by_side(tmp_path):
+    sweep = tmp_path / "judged"
+    runs = [write_run(sweep, "Continuous", seed, {"method": {"kind": "continuous", "interval": 0.25}},
+                      {"final": {"test_ood": judged(0.40 + seed / 100, 0.50 + seed / 100, 0.1, unjudged=seed)},
+                       "warmup": {"test_ood": judged(0.30, 0.35, 0.05)}}, inputs={"warmup": "/stages/w"})
+            for seed in (0, 1)]
+    write_manifest(sweep, runs)
+    [table] = [t for t in build(load.load([sweep]))[0] if t.name == "extraction"]
+    rows = table.numbers.set_index("Row")
+    assert rows.loc["Continuous", "rules mean"] == pytest.approx(40.5)
+    assert rows.loc["Continuous", "judge mean"] == pytest.approx(50.5)
+    assert rows.loc["Continuous", "verdict changed mean"] == pytest.approx(10.0)
+    assert (rows.loc["Continuous", "unjudged"], rows.loc["Continuous", "judge n"]) == (1, 2)
+    assert rows.loc["+warm-up", "judge n"] == 1  # one warm-up stage shared by both seeds: one measurement
+    assert "Answer extraction: rules and judge" in write_report([sweep]).read_text()
+
+
+def test_no_judged_run_no_extraction_table(tmp_path):
+    sweep = tmp_path / "rules"
+    write_manifest(sweep, [write_run(sweep, "Continuous", 0, {"method": {"kind": "continuous"}},
+                                     {"final": {"test_ood": split(0.4)}})])
+    assert "extraction" not in {t.name for t in build(load.load([sweep]))[0]}
+    assert "- extraction: no run was scored with a judge" in write_report([sweep]).read_text()
