@@ -81,12 +81,13 @@ def corrupt_digit(step: str) -> str | None:
 
 
 def probe_responses(rec: Record) -> dict[str, str] | None:
-    """gold / one digit of the last computation step changed / gold cut to its first and last step."""
+    """gold / one digit of the last step with a number before the answer changed (a wrong count or result) /
+    gold cut to its first and last step; None for solutions of under 3 steps or without such a number."""
     steps = list(rec.solution or [])
-    computing = [i for i, s in enumerate(steps[:-1]) if "=" in s and corrupt_digit(s)]
-    if len(steps) < 3 or not computing:
+    numbered = [i for i, s in enumerate(steps[1:-1], start=1) if corrupt_digit(s)]
+    if len(steps) < 3 or not numbered:
         return None
-    i = computing[-1]
+    i = numbered[-1]
     return {"gold": "\n".join(steps), "wrong_digit": "\n".join(steps[:i] + [corrupt_digit(steps[i])] + steps[i + 1:]),
             "first_and_last": "\n".join([steps[0], steps[-1]])}
 

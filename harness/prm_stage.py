@@ -144,5 +144,6 @@ def analyse_verifier(val, responses: list[list[str]], scored: dict, k: int, out:
               for name, x in scored.items()]
         probes = [{"reward_model": name, **x["probes"]} for name, x in scored.items() if x["probes"]]
         atomic_write_text(out / "step_f1.csv", pd.DataFrame(f1).to_csv(index=False))
-        atomic_write_text(out / "probes.csv", pd.DataFrame(probes).to_csv(index=False))
+        atomic_write_text(out / "probes.csv", pd.DataFrame(probes, columns=None if probes else ["reward_model"])
+                          .to_csv(index=False))
     return summary

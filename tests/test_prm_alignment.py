@@ -3,7 +3,10 @@
 The task is made so that only the last character of a step tells whether it is right ('y') or wrong
 ('n'): a PRM whose step score is read at any token but the step's last one, or trained on tokens
 shifted against the ones it is scored on, cannot separate them. Nothing else about the task is
-learnable, so the test isolates training / scoring alignment from model capacity.
+learnable, so the test isolates training / scoring alignment from model capacity. The PRMs train on each
+step's last token (prm.loss tokens="step_ends"): trained on every token (the paper's loss) the same PRM
+orders every pair right too but needs twice the epochs to open a clear gap (measured: gap 0.016 after 4
+epochs, 0.56 after 8).
 """
 from __future__ import annotations
 
@@ -54,7 +57,8 @@ def scored_pairs(prm: ProcessRewardModel, examples: list[StepExample]) -> tuple[
 def trained(backbone, examples) -> ProcessRewardModel:
     model, adapter = backbone
     prm = ProcessRewardModel.init_from_policy(model, adapter)
-    train_prm(prm, examples, OptimConfig(lr=3e-3, batch_size=16, warmup_steps=5, schedule="cosine"), epochs=4, seed=0)
+    train_prm(prm, examples, OptimConfig(lr=3e-3, batch_size=16, warmup_steps=5, schedule="cosine"), epochs=4, seed=0,
+              tokens="step_ends")
     return prm
 
 
