@@ -39,7 +39,7 @@ def status_mib(field: str) -> float:
 def prepare(folder: Path, records: int, seed: int) -> Path:
     """The MathV360K-layout source (written once), split into the data folder a run reads."""
     from harness.config import FAMILIES
-    from harness.data_commands import split_mathv360k
+    from harness.data.convert import split_mathv360k
     from harness.world.writer import write_mathv360k_download, write_world
 
     source = folder / "MathV360K" / "train_samples_all_tuning.json"

@@ -28,7 +28,7 @@ import harness.world.writer as writer_mod
 from harness.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import BaseConfig, ModelConfig, OptimConfig
-from harness.datasets import OPTION_LETTERS
+from harness.data.datasets import OPTION_LETTERS
 from harness.pipeline import new_base_model, pretrain
 from harness.rollout import greedy
 from harness.world.oracle import relevant_steps

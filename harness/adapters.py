@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from harness.images import load_image
+from harness.data.images import load_image
 from harness.registry import Registry
 
 ADAPTERS = Registry("model adapter")

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from harness.configio import ConfigError, describe
-from harness.data_commands import add_data_commands
-from harness.datasets import DatasetError
+from harness.data.convert import add_data_commands
+from harness.data.datasets import DatasetError
 
 
 def _cmd_run(args) -> int:

@@ -56,7 +56,7 @@ class DataConfig:
                                      "first), in MiB", ge=0)
 
     def check(self):
-        from harness.benchmarks import BENCHMARKS
+        from harness.data.eval_sets import BENCHMARKS
 
         return [(f"benchmarks.{name}", BENCHMARKS.unknown_message(name))
                 for name in self.benchmarks if name not in BENCHMARKS]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from math import comb
 
 from harness.answers import exact_match_reward
-from harness.datasets import Record
+from harness.data.datasets import Record
 from harness.evaluate import prompts_of, score
 from harness.reward_models import response_scores
 from harness.rollout import BACKENDS

@@ -5,7 +5,7 @@ from collections import defaultdict
 
 from harness.adapters import Adapter, Prompt
 from harness.answers import exact_match_reward
-from harness.datasets import Record
+from harness.data.datasets import Record
 from harness.sharded_rollout import greedy
 
 

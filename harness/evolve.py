@@ -19,13 +19,13 @@ from harness import checkpoint, distributed
 from harness.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import RunConfig
-from harness.benchmarks import load_benchmark
-from harness.datasets import Record
+from harness.data.eval_sets import load_benchmark
+from harness.data.datasets import Record
 from harness.dynamics import ValSamples, measure, monitor_rows
 from harness.evaluate import evaluate, prompts_of, score
 from harness.io import atomic_write_json, read_json
 from harness.methods import GOLD, METHODS, Method
-from harness.datasets import short_answer
+from harness.data.datasets import short_answer
 from harness.pipeline import Inputs, eval_splits, load_splits, prepare
 from harness.rundir import RunDir, run_path
 from harness.reward_models import load_reward_model, response_scores

@@ -19,10 +19,10 @@ from harness import checkpoint
 from harness.adapters import Adapter, Prompt, adapter_for
 from harness.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
-from harness.data_check import require_rewardable
-from harness.datasets import Record, load_mathv360k, load_mathvista, short_answer
+from harness.data.checks import require_rewardable
+from harness.data.datasets import Record, load_mathv360k, load_mathvista, short_answer
 from harness.evaluate import evaluate
-from harness.images import set_cache_budget
+from harness.data.images import set_cache_budget
 from harness.io import atomic_write_json, write_jsonl
 from harness.modeling import load_model
 from harness.rollout import BACKENDS

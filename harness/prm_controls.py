@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import re
 
-from harness.datasets import Record
+from harness.data.datasets import Record
 from harness.prm import StepExample
 from harness.reward_models import OracleReward, aggregate
 from harness.world.oracle import response_steps

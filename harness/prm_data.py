@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from harness.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import PRMConfig
-from harness.datasets import Record
+from harness.data.datasets import Record
 from harness.prm import StepExample
 from harness.world.oracle import response_steps
 

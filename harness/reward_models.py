@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from harness.adapters import Prompt
-from harness.datasets import Record
+from harness.data.datasets import Record
 from harness.registry import Registry
 from harness.world.oracle import NOTE, reasoning_correct, response_steps
 

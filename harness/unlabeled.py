@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 
 from harness.answers import extract_answer, normalize
-from harness.datasets import Record
+from harness.data.datasets import Record
 
 
 def weighted_vote(responses: list[str], weights: dict[str, float] | None, record: Record) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.answers import exact_match_reward, extract_answer, is_correct, normalize
-from harness.datasets import Record
+from harness.data.datasets import Record
 from harness.io import atomic_write_text
 from harness.reward_models import AGGREGATIONS, aggregate
 from harness.selection import correct_indices

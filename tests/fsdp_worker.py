@@ -108,7 +108,7 @@ def resume_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
 def rollouts(model_dir: str, data_dir: str, store: str, *overrides) -> dict:
     """One iteration's rollouts on the embedded world's queries, three times: into `store`, again (read back from
     the batches on disk) and without a store; then Generate -> Reward -> Select's statistics."""
-    from harness.datasets import load_mathv360k
+    from harness.data.datasets import load_mathv360k
     from harness.evolve import generate, generate_reward_select
     from harness.strategy import load_policy
 

@@ -10,8 +10,8 @@ import pytest
 
 import published_layouts as layouts
 from harness.answers import exact_match_reward
-from harness.benchmarks import BENCHMARKS, load_benchmark, mathvista_hint
-from harness.datasets import DatasetError
+from harness.data.eval_sets import BENCHMARKS, load_benchmark, mathvista_hint
+from harness.data.datasets import DatasetError
 from harness.registry import UnknownNameError
 
 

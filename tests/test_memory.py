@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image
 
 from harness.config import WARMUP_EXPECTED_YIELD, WarmupConfig, load_config
-from harness.images import ImageCache, image_bytes
+from harness.data.images import ImageCache, image_bytes
 from harness.pipeline import warmup_queries
 
 
@@ -44,8 +44,8 @@ def test_loading_reads_image_headers_not_pixels(tmp_path):
     """A loaded record holds a path; nothing is decoded until a batch needs it."""
     import json
 
-    from harness import images
-    from harness.datasets import load_mathv360k
+    from harness.data import images
+    from harness.data.datasets import load_mathv360k
 
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     conv = [{"from": "human", "value": "<image>\nHow many?"}, {"from": "gpt", "value": "3"}]

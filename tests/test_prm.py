@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from harness.config import PRMConfig, SelectConfig
-from harness.datasets import Record
+from harness.data.datasets import Record
 from harness.io import read_json
 from harness.prm_data import Candidate, balance, mc_label
 from harness.reward_models import OracleReward, aggregate

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_config
-from harness.datasets import Record
+from harness.data.datasets import Record
 from harness.evolve import select
 from harness.selection import SELECTORS
 

@@ -8,7 +8,7 @@ import pytest
 
 from harness.answers import exact_match_reward
 from harness.config import FAMILIES, ModelConfig
-from harness.datasets import load_mathv360k, load_mathvista
+from harness.data.datasets import load_mathv360k, load_mathvista
 from harness.world.problems import generate
 from harness.world.writer import problems, write_world
 

@@ -11,7 +11,7 @@ import random
 
 from harness.adapters import Prompt
 from harness.sft import Example
-from harness.datasets import short_answer
+from harness.data.datasets import short_answer
 from harness.world.problems import Problem
 from harness.world.writer import human_turn, problems, split_rng
 

@@ -1,7 +1,7 @@
 """Oracle checks the synthetic world can make exactly, without an LLM judge."""
 from __future__ import annotations
 
-from harness.datasets import Record
+from harness.data.datasets import Record
 
 NOTE = "note:"
 

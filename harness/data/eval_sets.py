@@ -2,7 +2,7 @@
 
 Each loader reads a benchmark in the format its owners publish (parquet from the Hugging Face hub, the
 TSVs with base64 images that VLMEvalKit distributes, JSON/JSONL), brings every row to a MathVista-style
-dict and hands them to harness.datasets, so images and answers are checked in one place and bad rows are
+dict and hands them to harness.data.datasets, so images and answers are checked in one place and bad rows are
 skipped and counted. Dataset folders are only read: embedded images (bytes or base64) are written once
 into an image cache the caller names (a run uses `<results_dir>/_stages/images/`), and Record.image is
 always a file. Choose a loader by name from BENCHMARKS.
@@ -22,8 +22,8 @@ from typing import Callable
 
 from PIL import Image
 
-from harness.answer_forms import OPTION_LETTERS, choice_answer, clean_option
-from harness.datasets import DatasetError, Record, convert, format_choices, usable
+from harness.data.answer_forms import OPTION_LETTERS, choice_answer, clean_option
+from harness.data.datasets import DatasetError, Record, convert, format_choices, usable
 from harness.io import atomic_write_bytes
 from harness.registry import Registry
 
@@ -400,7 +400,7 @@ def load_benchmark(name: str, path, cache: Path, limit: int | None = None) -> li
     return BENCHMARKS.get(name)(path, cache, limit)
 
 
-if __name__ == "__main__":  # the old entry point: `python -m harness.benchmarks split|mathvista|check ...`
-    from harness.data_commands import main
+if __name__ == "__main__":  # the old entry point: `python -m harness.data.eval_sets split|mathvista|check ...`
+    from harness.data.convert import main
 
     raise SystemExit(main())

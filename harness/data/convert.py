@@ -14,8 +14,8 @@ import os
 import random
 from pathlib import Path
 
-from harness.benchmarks import ImageStore, mathvista_item, read_rows, require, table_files
-from harness.datasets import (DatasetError, ImageCheck, from_raw, image_root as default_root, read_dataset_json,
+from harness.data.eval_sets import ImageStore, mathvista_item, read_rows, require, table_files
+from harness.data.datasets import (DatasetError, ImageCheck, from_raw, image_root as default_root, read_dataset_json,
                               read_mathvista)
 from harness.io import atomic_write_json
 
@@ -136,7 +136,7 @@ def _mathvista(args) -> int:
 
 
 def _check(args) -> int:
-    from harness.data_check import check_folder, format_report  # imports math-verify: only when checking
+    from harness.data.checks import check_folder, format_report  # imports math-verify: only when checking
 
     reports = check_folder(args.folder, decode_images=not args.no_decode)
     print(format_report(reports, args.list))
@@ -167,8 +167,8 @@ def add_data_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m harness.benchmarks ...`, the old name of `harness data ...`."""
-    p = argparse.ArgumentParser(prog="python -m harness.benchmarks", description="Same as `harness data`.")
+    """`python -m harness.data.eval_sets ...`, the old name of `harness data ...`."""
+    p = argparse.ArgumentParser(prog="python -m harness.data.eval_sets", description="Same as `harness data`.")
     add_data_commands(p.add_subparsers(dest="command", required=True))
     args = p.parse_args(argv)
     try:

@@ -1,7 +1,7 @@
 """Loaders for MathV360K-style and MathVista-style files at a local path.
 
 The same loaders read the embedded world and the real datasets. Gold answers and choices are read in
-every form the real files use (harness.answer_forms). Bad records (missing or unreadable image, an
+every form the real files use (harness.data.answer_forms). Bad records (missing or unreadable image, an
 image path escaping the dataset root, a labeled record without an answer, an answer or choices in a
 form not understood, an unknown question type) are skipped and counted with the reason, never guessed
 at and never a crash inside training.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from harness.answer_forms import (OPTION_LETTERS, answer_type_of, choice_answer, clean_option, find_choices,
+from harness.data.answer_forms import (OPTION_LETTERS, answer_type_of, choice_answer, clean_option, find_choices,
                                   free_form_answer)
 
 log = logging.getLogger(__name__)
