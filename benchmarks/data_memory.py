@@ -61,7 +61,7 @@ def prepare(folder: Path, records: int, seed: int) -> Path:
 def worker(way: str, data: Path, k: int, batch_sequences: int, max_new_tokens: int) -> dict:
     import torch
 
-    from harness.adapters import image_of
+    from harness.model.adapters import image_of
     from harness.config import ModelConfig
     from harness.evaluate import prompts_of
     from harness.pipeline import load_splits, new_base_model

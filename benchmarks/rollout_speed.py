@@ -141,7 +141,7 @@ RUNNERS = {"ours": run_ours, "generate": run_generate}
 
 def load_prompts(data: Path, n: int):
     """The first n records of SPLIT as CoT prompts, their images decoded up front (outside the timing)."""
-    from harness.adapters import image_of
+    from harness.model.adapters import image_of
     from harness.evaluate import prompts_of
     from harness.pipeline import load_splits
 
@@ -154,7 +154,7 @@ def load_prompts(data: Path, n: int):
 def worker(args: argparse.Namespace) -> dict:
     """In a fresh process: load, reset the peak-RSS counter, warm up once, time one full run."""
     from harness.config import ModelConfig
-    from harness.modeling import load_model
+    from harness.model.modeling import load_model
 
     model, adapter = load_model(Path(args.model), ModelConfig(threads=args.threads))
     prompts = load_prompts(Path(args.data), args.prompts)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.config import ModelConfig
 from harness.evaluate import prompts_of, score
-from harness.modeling import load_model
+from harness.model.modeling import load_model
 from harness.pipeline import load_splits
 from harness.rollout import greedy
 from harness.world.oracle import reasoning_correct, relevant_steps

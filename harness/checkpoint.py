@@ -92,7 +92,7 @@ def export_pretrained(model, processor, path: Path) -> None:
     sharded model is gathered into rank 0's host RAM, which writes it."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    from harness.strategy import fsdp_modules
+    from harness.model.strategy import fsdp_modules
 
     dtype = getattr(model, "compute_dtype", None)
     state = None

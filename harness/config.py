@@ -298,7 +298,7 @@ class SlurmConfig:
 
 @dataclass
 class TrainConfig:
-    """How the policy trains over the processes of a run (harness/strategy.py)."""
+    """How the policy trains over the processes of a run (harness/model/strategy.py)."""
 
     strategy: str = spec("auto", "auto (fsdp under torchrun with more than one rank, else single) | single (one "
                                  "process) | ddp (every rank holds the whole model) | fsdp (FSDP2: weights, gradients "

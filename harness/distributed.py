@@ -1,5 +1,5 @@
 """The process group of a run under torchrun (runners/distributed.py launches it), and the few collectives the
-harness itself calls (gradients are PyTorch's business: harness/strategy.py).
+harness itself calls (gradients are PyTorch's business: harness/model/strategy.py).
 
 Under torchrun (WORLD_SIZE > 1) `harness run` starts one process per GPU; every rank runs the whole loop
 (harness/evolve.py): each samples its share of the rollouts and evaluation, the results are `gather`ed so every

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from harness.adapters import Adapter, Prompt
+from harness.model.adapters import Adapter, Prompt
 from harness.answers import exact_match_reward
 from harness.data.datasets import Record
 from harness.sharded_rollout import greedy

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import checkpoint, distributed
-from harness.adapters import Prompt
+from harness.model.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import RunConfig
 from harness.data.eval_sets import load_benchmark
@@ -35,7 +35,7 @@ from harness.unlabeled import mixin_slices, weighted_vote
 from harness.seeds import derive_seed
 from harness.sft import Example, make_optimizer, train_epoch
 from harness.sharded_rollout import greedy, sample
-from harness.strategy import load_policy
+from harness.model.strategy import load_policy
 from harness.world.oracle import reasoning_correct
 
 console = logging.getLogger("harness")

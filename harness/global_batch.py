@@ -3,7 +3,7 @@
 `optim.batch_size` is the global batch. Rank r takes every W-th example of it (batches are length-sorted, so the
 shares are alike) and runs them `train.micro_batch_size` at a time, accumulating gradients. The loss is the sum
 of the token losses divided by the label tokens of the whole global batch (counted by one all-reduce), and the
-ranks' gradients are summed (harness/strategy.py sets FSDP's divide factor to 1): the gradient of the global
+ranks' gradients are summed (harness/model/strategy.py sets FSDP's divide factor to 1): the gradient of the global
 batch's mean token loss, the same whatever the number of ranks or micro-batches, up to float rounding.
 
 Every rank runs the same number of forward/backward passes, because each FSDP pass is a collective: a rank
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from harness import distributed
-from harness.adapters import Adapter, on_device
+from harness.model.adapters import Adapter, on_device
 
 IGNORE = -100  # label of prompt and padding tokens
 

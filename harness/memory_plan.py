@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from harness.config import RunConfig
-from harness.modeling import DTYPES
+from harness.model.modeling import DTYPES
 
 GIB = 2 ** 30
 MASTER_BYTES, ADAM_BYTES = 4, 8  # float32 weights (and gradients); AdamW's two float32 moments
@@ -81,7 +81,7 @@ def assumed_shape(params: float, lora_rank: int) -> Shape:
 
 def counted_shape(cfg: RunConfig) -> Shape:
     """The configured model built on the meta device (no weights read): exact parameter counts."""
-    from harness.modeling import build_model
+    from harness.model.modeling import build_model
 
     if cfg.model.path:
         model, _ = build_model(cfg.model.path, cfg.model, meta=True)

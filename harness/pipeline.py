@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from harness import checkpoint
-from harness.adapters import Adapter, Prompt, adapter_for
+from harness.model.adapters import Adapter, Prompt, adapter_for
 from harness.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
 from harness.data.checks import require_rewardable
@@ -24,7 +24,7 @@ from harness.data.datasets import Record, load_mathv360k, load_mathvista, short_
 from harness.evaluate import evaluate
 from harness.data.images import set_cache_budget
 from harness.io import atomic_write_json, write_jsonl
-from harness.modeling import load_model
+from harness.model.modeling import load_model
 from harness.rollout import BACKENDS
 from harness.selection import keep_correct
 from harness.sft import Example, make_optimizer, train_epoch

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from harness.adapters import Prompt, accepts, on_device, positions
+from harness.model.adapters import Prompt, accepts, on_device, positions
 from harness.config import ModelConfig, OptimConfig
 from harness.sft import length_grouped_batches, make_optimizer
 from harness.world.oracle import response_steps
@@ -63,7 +63,7 @@ class ProcessRewardModel:
 
     @classmethod
     def load(cls, path: Path, model_cfg: ModelConfig) -> "ProcessRewardModel":
-        from harness.modeling import load_model
+        from harness.model.modeling import load_model
 
         model, adapter = load_model(Path(path) / "model", model_cfg)
         state = load_file(Path(path) / HEAD_FILE)

@@ -10,7 +10,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from harness.adapters import Prompt
+from harness.model.adapters import Prompt
 from harness.answers import exact_match_reward
 from harness.config import PRMConfig
 from harness.data.datasets import Record

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.adapters import Prompt
+from harness.model.adapters import Prompt
 from harness.config import RunConfig
 from harness.evaluate import prompts_of
 from harness.answers import exact_match_reward
 from harness.io import atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
-from harness.modeling import freeze_vision, load_model
+from harness.model.modeling import freeze_vision, load_model
 from harness.pipeline import load_splits
 from harness.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.prm_data import Candidate, balance, candidates, mc_label

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from harness.adapters import Prompt
+from harness.model.adapters import Prompt
 from harness.data.datasets import Record
 from harness.registry import Registry
 from harness.world.oracle import NOTE, reasoning_correct, response_steps

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from harness.adapters import Adapter, Prompt, accepts, on_device
+from harness.model.adapters import Adapter, Prompt, accepts, on_device
 from harness.kvcache import GrowingCache, SharedPrefixCache
 from harness.registry import Registry
 

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 import logging
 
 from harness import distributed, global_batch
-from harness.adapters import Adapter, Prompt
+from harness.model.adapters import Adapter, Prompt
 from harness.config import OptimConfig
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import distributed
-from harness.adapters import Adapter, Prompt
+from harness.model.adapters import Adapter, Prompt
 from harness.io import atomic_write_json, read_json
 from harness.rollout import BACKENDS
 from harness.seeds import derive_seed
-from harness.strategy import inference
+from harness.model.strategy import inference
 
 
 def sample(backend: str, model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float,

@@ -10,7 +10,7 @@ import copy
 import gc
 import tempfile
 
-from harness.adapters import Adapter, Prompt, image_of
+from harness.model.adapters import Adapter, Prompt, image_of
 from harness.rollout import BACKENDS
 
 # GPU memory share the engine may take: the policy being trained stays resident on the same GPU.

@@ -10,7 +10,7 @@ ranks rendezvousing (c10d) on the first node of the allocation under the SLURM j
 
 `harness run` is rank-aware (harness.distributed): rank 0 builds the shared stages and writes the run folder;
 every rank samples and evaluates its share and trains its share of each global batch with the configured
-train.strategy (FSDP2 by default, harness/strategy.py).
+train.strategy (FSDP2 by default, harness/model/strategy.py).
 """
 from __future__ import annotations
 

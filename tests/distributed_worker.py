@@ -23,7 +23,7 @@ def weights(model) -> torch.Tensor:
 
 def weights_of(model_dir: Path, cfg) -> torch.Tensor:
     """The weights of a saved policy, loaded as a run loads it (same parameter order as `weights`)."""
-    from harness.modeling import load_model
+    from harness.model.modeling import load_model
 
     return weights(load_model(model_dir, cfg.model)[0])
 

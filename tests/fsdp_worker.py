@@ -26,7 +26,7 @@ def config(*overrides):
 
 def examples(n: int):
     """n short examples; at batch 4, batches of 4, 4, ... and a last one smaller than the two ranks need."""
-    from harness.adapters import Prompt
+    from harness.model.adapters import Prompt
     from harness.sft import Example
     from real_arch import make_image
 
@@ -46,7 +46,7 @@ def full_weights(model) -> dict[str, torch.Tensor]:
 def full_grads(model) -> dict[str, torch.Tensor]:
     from torch.distributed.tensor import DTensor
 
-    from harness.strategy import WRAPPED
+    from harness.model.strategy import WRAPPED
 
     return {n.replace(WRAPPED, ""): (p.grad.full_tensor() if isinstance(p.grad, DTensor) else p.grad).clone()
             for n, p in model.named_parameters() if p.grad is not None}
@@ -56,7 +56,7 @@ def train(model_dir: str, n: int = 5, micro: str = "1", *overrides) -> dict:
     """The first global batch's gradient, then one epoch over `n` examples: loss, start and end weights."""
     from harness import global_batch
     from harness.sft import make_optimizer, train_epoch
-    from harness.strategy import load_policy
+    from harness.model.strategy import load_policy
 
     cfg = config(*overrides)
     micro_batch = int(micro) if micro != "none" else None
@@ -77,7 +77,7 @@ def write_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
     """An epoch of 3 steps, checkpointed (DCP) after step 2 as evolve does inside an Improve step."""
     from harness import checkpoint
     from harness.sft import make_optimizer, train_epoch
-    from harness.strategy import load_policy
+    from harness.model.strategy import load_policy
 
     cfg = config(*overrides)
     model, adapter = load_policy(model_dir, cfg)
@@ -95,7 +95,7 @@ def resume_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
     """The same epoch resumed from the checkpoint: its third step."""
     from harness import checkpoint
     from harness.sft import make_optimizer, train_epoch
-    from harness.strategy import load_policy
+    from harness.model.strategy import load_policy
 
     cfg = config(*overrides)
     model, adapter = load_policy(model_dir, cfg)
@@ -110,7 +110,7 @@ def rollouts(model_dir: str, data_dir: str, store: str, *overrides) -> dict:
     the batches on disk) and without a store; then Generate -> Reward -> Select's statistics."""
     from harness.data.datasets import load_mathv360k
     from harness.evolve import generate, generate_reward_select
-    from harness.strategy import load_policy
+    from harness.model.strategy import load_policy
 
     cfg = config("rollout.samples_per_query=4", "rollout.batch_sequences=8", "model.max_new_tokens=12", *overrides)
     model, adapter = load_policy(model_dir, cfg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.adapters import adapter_for
+from harness.model.adapters import adapter_for
 from harness.config import load_config
 from harness.evolve import Plan, carry_over
 from harness.methods import METHODS

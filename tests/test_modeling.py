@@ -1,5 +1,5 @@
 """Model options (config.model: dtype, gradient_checkpointing, freeze_vision, LoRA, trust_remote_code) applied
-by harness.modeling.load_model, each checked on a tiny random LLaVA."""
+by harness.model.modeling.load_model, each checked on a tiny random LLaVA."""
 
 import math
 import sys
@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from harness.adapters import Prompt, on_device
+from harness.model.adapters import Prompt, on_device
 from harness.config import load_config
-from harness.modeling import load_model, vision_towers
+from harness.model.modeling import load_model, vision_towers
 from harness.rollout import hf_sample
 from harness.sft import Example, make_optimizer, train_epoch
 
@@ -130,7 +130,7 @@ def test_trust_remote_code_reaches_the_auto_classes(llava_dir, monkeypatch):
 
 
 def test_device_auto_picks_this_process_gpu_else_cpu(llava_dir, monkeypatch):
-    from harness.modeling import resolve_device
+    from harness.model.modeling import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu") and resolve_device("cuda:1") == torch.device("cuda", 1)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from harness.adapters import Prompt, adapter_for
+from harness.model.adapters import Prompt, adapter_for
 from harness.config import OptimConfig
 from harness.prm import ProcessRewardModel, StepExample, train_prm
 from harness.prm_controls import shuffled

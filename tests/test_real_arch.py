@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from harness.adapters import ChatAdapter, Prompt, adapter_for
+from harness.model.adapters import ChatAdapter, Prompt, adapter_for
 from harness.config import load_config
 from harness.evolve import run
 from harness.rollout import hf_sample

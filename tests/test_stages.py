@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from harness import pipeline
-from harness.adapters import adapter_for
+from harness.model.adapters import adapter_for
 from harness.config import OptimConfig
 from harness.stages import ensure_stage, is_done, resume_folder
 from harness.tinyvlm import build_tiny_vlm

@@ -10,8 +10,8 @@ import types
 import pytest
 import torch
 
-from harness.adapters import Prompt
-from harness.modeling import load_model
+from harness.model.adapters import Prompt
+from harness.model.modeling import load_model
 from harness.config import ModelConfig
 from harness.rollout import BACKENDS
 from real_arch import build_tiny_llava, make_image

@@ -164,7 +164,7 @@ def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
     from harness.answers import exact_match_reward
     from harness.evaluate import prompts_of
     from harness.evolve import derive_seed
-    from harness.modeling import load_model
+    from harness.model.modeling import load_model
     from harness.pipeline import load_splits
     from harness.reward_models import load_reward_model
     from harness.rollout import BACKENDS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from harness.adapters import Prompt
+from harness.model.adapters import Prompt
 from harness.sft import Example
 from harness.data.datasets import short_answer
 from harness.world.problems import Problem

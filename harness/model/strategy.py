@@ -1,6 +1,6 @@
 """How the policy trains over the ranks of a run (train.strategy): one process, DDP or FSDP2, all PyTorch's own.
 
-- single: one process, `load_model` as ever; mixed precision by autocast (harness/modeling.py).
+- single: one process, `load_model` as ever; mixed precision by autocast (harness/model/modeling.py).
 - fsdp: `fully_shard` on every block and then the root, with MixedPrecisionPolicy(param_dtype=model.dtype,
   reduce_dtype=float32): each rank keeps 1/W of the float32 master weights, gradients and AdamW states; a
   block's weights are all-gathered in the compute dtype for its forward and backward, gradients are
@@ -32,7 +32,7 @@ import torch
 
 from harness import distributed
 from harness.config import RunConfig, TrainConfig
-from harness.modeling import DTYPES, MASTER_DTYPE, build_model, load_model, resolve_device
+from harness.model.modeling import DTYPES, MASTER_DTYPE, build_model, load_model, resolve_device
 
 WRAPPED = "_checkpoint_wrapped_module."  # the level checkpoint_wrapper inserts in parameter and buffer names
 

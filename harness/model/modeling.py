@@ -6,7 +6,7 @@ ReST-EM's restart from pi_0, the final evaluation) trains the same parameters th
 by peft as adapter weights plus the path of its base checkpoint; loading such a folder rebuilds base + adapters.
 
 Weights are always float32 (the master weights AdamW updates): `model.dtype` is the compute dtype. In one
-process forward runs under torch.autocast to it; sharded training (harness/strategy.py) gets the same from
+process forward runs under torch.autocast to it; sharded training (harness/model/strategy.py) gets the same from
 FSDP2's MixedPrecisionPolicy. Pure bfloat16 weights would not train at the paper's lr of 1e-6: most updates
 are below half a bfloat16 ulp and round away (tests/test_fsdp.py measures it).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from harness.adapters import Adapter, adapter_for
+from harness.model.adapters import Adapter, adapter_for
 from harness.config import ModelConfig
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
