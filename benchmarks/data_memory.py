@@ -65,7 +65,7 @@ def worker(way: str, data: Path, k: int, batch_sequences: int, max_new_tokens: i
     from harness.config import ModelConfig
     from harness.evaluate import prompts_of
     from harness.pipeline import load_splits, new_base_model
-    from harness.rollout import hf_sample
+    from harness.rollout.backends.hf import hf_sample
 
     torch.manual_seed(0)
     t0 = time.time()

@@ -3,7 +3,7 @@
 Greedy accuracy (exploitation), Pass@K per temperature (exploration), their gap, and Reward-Pass@2
 (a correct response among the reward model's top 2 of the K samples). Samples of the current policy
 are drawn once per temperature and shared by the monitor and the adaptive temperature policy. Under torchrun
-every rank samples its share of them (harness/sharded_rollout.py) and every rank computes the same metrics.
+every rank samples its share of them (harness/rollout/sharded.py) and every rank computes the same metrics.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from harness.answers import exact_match_reward
 from harness.data.datasets import Record
 from harness.evaluate import prompts_of, score
 from harness.reward_models import response_scores
-from harness.rollout import BACKENDS
-from harness.sharded_rollout import greedy, sample
+from harness.rollout.backends.hf import BACKENDS
+from harness.rollout.sharded import greedy, sample
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from harness.model.adapters import Adapter, Prompt
 from harness.answers import exact_match_reward
 from harness.data.datasets import Record
-from harness.sharded_rollout import greedy
+from harness.rollout.sharded import greedy
 
 
 def prompts_of(records: list[Record], cot: bool = True) -> list[Prompt]:

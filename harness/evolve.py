@@ -34,7 +34,7 @@ from harness.temperature import TEMPERATURE_POLICIES
 from harness.unlabeled import mixin_slices, weighted_vote
 from harness.seeds import derive_seed
 from harness.sft import Example, make_optimizer, train_epoch
-from harness.sharded_rollout import greedy, sample
+from harness.rollout.sharded import greedy, sample
 from harness.model.strategy import load_policy
 from harness.world.oracle import reasoning_correct
 

@@ -25,7 +25,7 @@ from harness.evaluate import evaluate
 from harness.data.images import set_cache_budget
 from harness.io import atomic_write_json, write_jsonl
 from harness.model.modeling import load_model
-from harness.rollout import BACKENDS
+from harness.rollout.backends.hf import BACKENDS
 from harness.selection import keep_correct
 from harness.sft import Example, make_optimizer, train_epoch
 from harness.stages import ensure_stage, is_done, resume_folder, stage_path

@@ -24,7 +24,7 @@ from harness.pipeline import load_splits
 from harness.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.prm_data import Candidate, balance, candidates, mc_label
 from harness.reward_models import OracleReward
-from harness.rollout import BACKENDS
+from harness.rollout.backends.hf import BACKENDS
 from harness.sft import Example, make_optimizer, train_epoch
 from harness import prm_controls, verifier
 

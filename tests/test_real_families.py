@@ -12,7 +12,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from harness.model.adapters import Idefics3Adapter, Prompt, Qwen2VLAdapter, adapter_for
 from harness.config import load_config
 from harness.evolve import run
-from harness.rollout import hf_sample
+from harness.rollout.backends.hf import hf_sample
 from harness.sft import Example, make_optimizer, train_epoch
 
 from real_arch import build_tiny_idefics3, build_tiny_qwen2_vl, greedy_generate_texts, make_image

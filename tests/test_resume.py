@@ -14,7 +14,8 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from harness import checkpoint, sharded_rollout
+from harness import checkpoint
+from harness.rollout import sharded as sharded_rollout
 from harness.config import to_dict
 from harness.evolve import run
 from harness.io import read_jsonl

@@ -13,7 +13,7 @@ import torch
 from harness.model.adapters import Prompt
 from harness.model.modeling import load_model
 from harness.config import ModelConfig
-from harness.rollout import BACKENDS
+from harness.rollout.backends.hf import BACKENDS
 from real_arch import build_tiny_llava, make_image
 
 

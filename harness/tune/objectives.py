@@ -167,7 +167,7 @@ def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
     from harness.model.modeling import load_model
     from harness.pipeline import load_splits
     from harness.reward_models import load_reward_model
-    from harness.rollout import BACKENDS
+    from harness.rollout.backends.hf import BACKENDS
     from harness.selection import correct_responses
     from harness.world.oracle import reasoning_correct
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from harness import distributed
 from harness.model.adapters import Adapter, Prompt
 from harness.io import atomic_write_json, read_json
-from harness.rollout import BACKENDS
+from harness.rollout.backends.hf import BACKENDS
 from harness.seeds import derive_seed
 from harness.model.strategy import inference
 

@@ -11,7 +11,7 @@ import gc
 import tempfile
 
 from harness.model.adapters import Adapter, Prompt, image_of
-from harness.rollout import BACKENDS
+from harness.rollout.backends.hf import BACKENDS
 
 # GPU memory share the engine may take: the policy being trained stays resident on the same GPU.
 GPU_MEMORY_UTILIZATION = 0.5

@@ -5,7 +5,7 @@ times, decodes with sampling, drops finished sequences from the cache as they en
 all have ended. Batches hold up to `batch_sequences` sequences: per-step overhead dominates at
 small batch on CPU (DESIGN.md section 5). Prompts are batched by length (less padding), and a model
 that declares `_supports_shared_prefix_cache` gets a cache that keeps each prompt's keys once for
-its K samples instead of K copies (harness/kvcache.py), which decode attention reads every step.
+its K samples instead of K copies (harness/rollout/kvcache.py), which decode attention reads every step.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.model.adapters import Adapter, Prompt, accepts, on_device
-from harness.kvcache import GrowingCache, SharedPrefixCache
+from harness.rollout.kvcache import GrowingCache, SharedPrefixCache
 from harness.registry import Registry
 
 BACKENDS = Registry("rollout backend")
@@ -102,4 +102,4 @@ def greedy(model, adapter: Adapter, prompts: list[Prompt], max_new_tokens: int, 
     return [r[0] for r in out]
 
 
-from harness import vllm_backend  # noqa: E402,F401  registers "vllm"; vLLM itself is imported only when used
+import harness.rollout.backends.vllm  # noqa: E402,F401  registers "vllm"; vLLM itself is imported only when used
