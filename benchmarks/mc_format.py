@@ -26,7 +26,7 @@ import torch
 import harness.world.corpus as corpus_mod
 import harness.world.writer as writer_mod
 from harness.model.adapters import Prompt
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.config import BaseConfig, ModelConfig, OptimConfig
 from harness.data.datasets import OPTION_LETTERS
 from harness.pipeline import new_base_model, pretrain

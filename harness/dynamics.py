@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from math import comb
 
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.data.datasets import Record
 from harness.evaluate import prompts_of, score
-from harness.reward_models import response_scores
+from harness.reward.models import response_scores
 from harness.rollout.backends.hf import BACKENDS
 from harness.rollout.sharded import greedy, sample
 

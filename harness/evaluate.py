@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from harness.model.adapters import Adapter, Prompt
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.data.datasets import Record
 from harness.rollout.sharded import greedy
 

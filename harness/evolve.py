@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness import checkpoint, distributed
 from harness.model.adapters import Prompt
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.config import RunConfig
 from harness.data.eval_sets import load_benchmark
 from harness.data.datasets import Record
@@ -28,10 +28,10 @@ from harness.methods import GOLD, METHODS, Method
 from harness.data.datasets import short_answer
 from harness.pipeline import Inputs, eval_splits, load_splits, prepare
 from harness.rundir import RunDir, run_path
-from harness.reward_models import load_reward_model, response_scores
-from harness.selection import SELECTORS, correct_responses
+from harness.reward.models import load_reward_model, response_scores
+from harness.reward.selection import SELECTORS, correct_responses
 from harness.temperature import TEMPERATURE_POLICIES
-from harness.unlabeled import mixin_slices, weighted_vote
+from harness.reward.unlabeled import mixin_slices, weighted_vote
 from harness.seeds import derive_seed
 from harness.sft import Example, make_optimizer, train_epoch
 from harness.rollout.sharded import greedy, sample

@@ -17,7 +17,7 @@ import torch
 
 from harness import checkpoint
 from harness.model.adapters import Adapter, Prompt, adapter_for
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
 from harness.data.checks import require_rewardable
 from harness.data.datasets import Record, load_mathv360k, load_mathvista, short_answer
@@ -26,7 +26,7 @@ from harness.data.images import set_cache_budget
 from harness.io import atomic_write_json, write_jsonl
 from harness.model.modeling import load_model
 from harness.rollout.backends.hf import BACKENDS
-from harness.selection import keep_correct
+from harness.reward.selection import keep_correct
 from harness.sft import Example, make_optimizer, train_epoch
 from harness.stages import ensure_stage, is_done, resume_folder, stage_path
 

@@ -17,16 +17,16 @@ import pandas as pd
 from harness.model.adapters import Prompt
 from harness.config import RunConfig
 from harness.evaluate import prompts_of
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.io import atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
 from harness.model.modeling import freeze_vision, load_model
 from harness.pipeline import load_splits
-from harness.prm import ProcessRewardModel, constant_mse, mse, train_prm
-from harness.prm_data import Candidate, balance, candidates, mc_label
-from harness.reward_models import OracleReward
+from harness.reward.prm import ProcessRewardModel, constant_mse, mse, train_prm
+from harness.reward.prm_data import Candidate, balance, candidates, mc_label
+from harness.reward.models import OracleReward
 from harness.rollout.backends.hf import BACKENDS
 from harness.sft import Example, make_optimizer, train_epoch
-from harness import prm_controls, verifier
+from harness.reward import prm_controls, verifier
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import published_layouts as layouts
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.data.eval_sets import BENCHMARKS, load_benchmark, mathvista_hint
 from harness.data.datasets import DatasetError
 from harness.registry import UnknownNameError

@@ -11,10 +11,10 @@ import pytest
 from harness.config import PRMConfig, SelectConfig
 from harness.data.datasets import Record
 from harness.io import read_json
-from harness.prm_data import Candidate, balance, mc_label
-from harness.reward_models import OracleReward, aggregate
-from harness.selection import SELECTORS
-from harness.unlabeled import mixin_slices, weighted_vote
+from harness.reward.prm_data import Candidate, balance, mc_label
+from harness.reward.models import OracleReward, aggregate
+from harness.reward.selection import SELECTORS
+from harness.reward.unlabeled import mixin_slices, weighted_vote
 
 GOLD = ["a=3 b=5", "ask a+b", "3+5=8", "answer: 8"]
 

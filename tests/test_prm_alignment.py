@@ -15,8 +15,8 @@ from PIL import Image
 
 from harness.model.adapters import Prompt, adapter_for
 from harness.config import OptimConfig
-from harness.prm import ProcessRewardModel, StepExample, train_prm
-from harness.prm_controls import shuffled
+from harness.reward.prm import ProcessRewardModel, StepExample, train_prm
+from harness.reward.prm_controls import shuffled
 from harness.tinyvlm import build_tiny_vlm
 
 IMAGE = Image.new("RGB", (48, 48), "white")

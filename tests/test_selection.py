@@ -9,7 +9,7 @@ import pytest
 from harness.config import load_config
 from harness.data.datasets import Record
 from harness.evolve import select
-from harness.selection import SELECTORS
+from harness.reward.selection import SELECTORS
 
 RESPONSES = ["a", "a", "b", "wrong", "a", "c"]
 REWARDS = [1.0, 1.0, 1.0, 0.0, 1.0, 1.0]

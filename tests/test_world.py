@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.config import FAMILIES, ModelConfig
 from harness.data.datasets import load_mathv360k, load_mathvista
 from harness.world.problems import generate

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.data.datasets import DatasetError, Record, read_mathv360k, read_mathvista, short_answer
 
 SPLIT_FILES = {"labeled": "mathv360k/labeled.json", "unlabeled": "mathv360k/unlabeled.json",

@@ -107,8 +107,8 @@ def selection_metrics(queries: list[dict], select: SelectConfig, how: str, seed:
     >>> selection_metrics(q, SelectConfig(operator="threshold", alpha=0.2), "min", 0)
     {'precision': 0.5, 'recall': 0.5, 'f1': 0.5, 'kept': 0.5, 'coverage': 0.5}
     """
-    from harness.reward_models import aggregate
-    from harness.selection import SELECTORS
+    from harness.reward.models import aggregate
+    from harness.reward.selection import SELECTORS
 
     choose, rng = SELECTORS.get(select.operator), random.Random(seed)
     kept = good_kept = good_all = correct = covered = with_correct = 0
@@ -161,14 +161,14 @@ def validation_samples(cfg: RunConfig, study_folder: Path) -> list[dict]:
 
 
 def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
-    from harness.answers import exact_match_reward
+    from harness.reward.answers import exact_match_reward
     from harness.evaluate import prompts_of
     from harness.evolve import derive_seed
     from harness.model.modeling import load_model
     from harness.pipeline import load_splits
-    from harness.reward_models import load_reward_model
+    from harness.reward.models import load_reward_model
     from harness.rollout.backends.hf import BACKENDS
-    from harness.selection import correct_responses
+    from harness.reward.selection import correct_responses
     from harness.world.oracle import reasoning_correct
 
     val = load_splits(inputs.data)["val"]

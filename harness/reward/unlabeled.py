@@ -5,7 +5,7 @@ import math
 import random
 from collections import defaultdict
 
-from harness.answers import extract_answer, normalize
+from harness.reward.answers import extract_answer, normalize
 from harness.data.datasets import Record
 
 

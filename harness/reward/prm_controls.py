@@ -5,7 +5,7 @@
   scoring or the step alignment is broken; one that ranks well means the Monte-Carlo labels are.
 - `shuffled`: the Monte-Carlo step labels permuted across all steps of all responses: a PRM trained on
   them must rank at chance (it sees the same label distribution, none of the information).
-- the Monte-Carlo labels themselves as a scorer of held-out responses (`harness.prm_data.mc_label` on
+- the Monte-Carlo labels themselves as a scorer of held-out responses (`harness.reward.prm_data.mc_label` on
   the verifier samples): the ceiling of what a PRM trained on such labels can learn.
 - `step_agreement`: precision / recall / F1 of "this step is correct" against the oracle's step labels,
   the way process-reward benchmarks score PRMs, for every scorer.
@@ -18,8 +18,8 @@ import random
 import re
 
 from harness.data.datasets import Record
-from harness.prm import StepExample
-from harness.reward_models import OracleReward, aggregate
+from harness.reward.prm import StepExample
+from harness.reward.models import OracleReward, aggregate
 from harness.world.oracle import response_steps
 
 THRESHOLD = 0.5  # a step score above it reads "this step is correct"

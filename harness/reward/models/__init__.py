@@ -68,7 +68,7 @@ class LearnedPRM:
     """The process reward model trained in the `prm` stage."""
 
     def __init__(self, path: Path, model_cfg):
-        from harness.prm import ProcessRewardModel
+        from harness.reward.prm import ProcessRewardModel
 
         self.prm = ProcessRewardModel.load(path, model_cfg)
 

@@ -112,7 +112,7 @@ class ProcessRewardModel:
         return torch.nn.functional.mse_loss(pred, torch.cat(targets).to(pred.device, pred.dtype))
 
     def scorer(self):
-        """(records, responses) -> step scores, the interface of harness.reward_models, for the CoT prompt."""
+        """(records, responses) -> step scores, the interface of harness.reward.models, for the CoT prompt."""
         return lambda records, responses: self.step_scores(
             [Prompt(r.question, r.image, cot=True) for r in records], responses)
 

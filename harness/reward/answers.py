@@ -1,6 +1,6 @@
 """MathVista-style normalization, equivalence and an exact-match reward that never raises on a response.
 
-The answer is found by harness.answer_extraction (rules); this module judges it against the gold.
+The answer is found by harness.reward.answer_extraction (rules); this module judges it against the gold.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from math_verify import parse, verify
 
-from harness.answer_extraction import extract_answer
+from harness.reward.answer_extraction import extract_answer
 
 # We call math-verify with its signal-based timeouts off (they fail off the main thread) and bound
 # input size instead; its warning about that would otherwise print on every process start.

@@ -11,10 +11,10 @@ import random
 from dataclasses import dataclass
 
 from harness.model.adapters import Prompt
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 from harness.config import PRMConfig
 from harness.data.datasets import Record
-from harness.prm import StepExample
+from harness.reward.prm import StepExample
 from harness.world.oracle import response_steps
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.answers import exact_match_reward, extract_answer, is_correct, normalize
+from harness.reward.answers import exact_match_reward, extract_answer, is_correct, normalize
 from harness.data.datasets import Record
 from harness.io import atomic_write_text
-from harness.reward_models import AGGREGATIONS, aggregate
-from harness.selection import correct_indices
+from harness.reward.models import AGGREGATIONS, aggregate
+from harness.reward.selection import correct_indices
 from harness.world.oracle import irrelevant_steps, response_steps
 
 ORDERS = 8  # random sample orders averaged per N
