@@ -23,7 +23,7 @@ def _cmd_run(args) -> int:
 
 def _cmd_plan(args) -> int:
     from harness.config import load_config
-    from harness.memory_plan import format_plan, plan_config
+    from harness.train.memory_plan import format_plan, plan_config
 
     p = plan_config(load_config(args.config, args.overrides), args.params, args.gpu_memory_gb, args.prompt_tokens)
     print(format_plan(p))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from harness.methods import METHODS, SAMPLED
+from harness.train.methods import METHODS, SAMPLED
 from harness.configio import ConfigError, deep_merge, from_dict, load_yaml, parse_overrides, spec, to_dict
 
 FAMILIES = ["chart", "geometry", "word_problem", "arrow_diagram", "counting"]

@@ -1,7 +1,7 @@
 """Self-evolving training: for each iteration, Generate -> Reward -> Select -> Improve -> Monitor -> checkpoint.
 
 The loop in `evolve` reads like the paper's section 2; what differs between training methods is
-only what carries over (harness.methods), and everything per step is one function here.
+only what carries over (harness.train.methods), and everything per step is one function here.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import checkpoint, distributed
+from harness.train import checkpoint
+from harness import distributed
 from harness.model.adapters import Prompt
 from harness.reward.answers import exact_match_reward
 from harness.config import RunConfig
@@ -24,7 +25,7 @@ from harness.data.datasets import Record
 from harness.dynamics import ValSamples, measure, monitor_rows
 from harness.evaluate import evaluate, prompts_of, score
 from harness.io import atomic_write_json, read_json
-from harness.methods import GOLD, METHODS, Method
+from harness.train.methods import GOLD, METHODS, Method
 from harness.data.datasets import short_answer
 from harness.pipeline import Inputs, eval_splits, load_splits, prepare
 from harness.rundir import RunDir, run_path
@@ -33,7 +34,7 @@ from harness.reward.selection import SELECTORS, correct_responses
 from harness.temperature import TEMPERATURE_POLICIES
 from harness.reward.unlabeled import mixin_slices, weighted_vote
 from harness.seeds import derive_seed
-from harness.sft import Example, make_optimizer, train_epoch
+from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.rollout.sharded import greedy, sample
 from harness.model.strategy import load_policy
 from harness.world.oracle import reasoning_correct

@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from harness import checkpoint
+from harness.train import checkpoint
 from harness.model.adapters import Adapter, Prompt, adapter_for
 from harness.reward.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
@@ -27,7 +27,7 @@ from harness.io import atomic_write_json, write_jsonl
 from harness.model.modeling import load_model
 from harness.rollout.backends.hf import BACKENDS
 from harness.reward.selection import keep_correct
-from harness.sft import Example, make_optimizer, train_epoch
+from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.stages import ensure_stage, is_done, resume_folder, stage_path
 
 log = logging.getLogger(__name__)

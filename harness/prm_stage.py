@@ -25,7 +25,7 @@ from harness.reward.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.reward.prm_data import Candidate, balance, candidates, mc_label
 from harness.reward.models import OracleReward
 from harness.rollout.backends.hf import BACKENDS
-from harness.sft import Example, make_optimizer, train_epoch
+from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.reward import prm_controls, verifier
 
 log = logging.getLogger(__name__)

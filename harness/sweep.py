@@ -99,7 +99,7 @@ def describe_plan(sw: Sweep) -> str:
 
 
 def memory_line(cfg) -> str:
-    from harness.memory_plan import plan_config, summary
+    from harness.train.memory_plan import plan_config, summary
 
     try:
         return summary(plan_config(cfg))

@@ -27,7 +27,7 @@ def config(*overrides):
 def examples(n: int):
     """n short examples; at batch 4, batches of 4, 4, ... and a last one smaller than the two ranks need."""
     from harness.model.adapters import Prompt
-    from harness.sft import Example
+    from harness.train.sft import Example
     from real_arch import make_image
 
     return [Example(Prompt(f"What is {i} + {i}?", make_image(i), cot=False), f"The answer is {2 * i}.")
@@ -54,8 +54,8 @@ def full_grads(model) -> dict[str, torch.Tensor]:
 
 def train(model_dir: str, n: int = 5, micro: str = "1", *overrides) -> dict:
     """The first global batch's gradient, then one epoch over `n` examples: loss, start and end weights."""
-    from harness import global_batch
-    from harness.sft import make_optimizer, train_epoch
+    from harness.train import global_batch
+    from harness.train.sft import make_optimizer, train_epoch
     from harness.model.strategy import load_policy
 
     cfg = config(*overrides)
@@ -75,8 +75,8 @@ def train(model_dir: str, n: int = 5, micro: str = "1", *overrides) -> dict:
 
 def write_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
     """An epoch of 3 steps, checkpointed (DCP) after step 2 as evolve does inside an Improve step."""
-    from harness import checkpoint
-    from harness.sft import make_optimizer, train_epoch
+    from harness.train import checkpoint
+    from harness.train.sft import make_optimizer, train_epoch
     from harness.model.strategy import load_policy
 
     cfg = config(*overrides)
@@ -93,8 +93,8 @@ def write_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
 
 def resume_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
     """The same epoch resumed from the checkpoint: its third step."""
-    from harness import checkpoint
-    from harness.sft import make_optimizer, train_epoch
+    from harness.train import checkpoint
+    from harness.train.sft import make_optimizer, train_epoch
     from harness.model.strategy import load_policy
 
     cfg = config(*overrides)

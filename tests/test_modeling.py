@@ -11,7 +11,7 @@ from harness.model.adapters import Prompt, on_device
 from harness.config import load_config
 from harness.model.modeling import load_model, vision_towers
 from harness.rollout.backends.hf import hf_sample
-from harness.sft import Example, make_optimizer, train_epoch
+from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import build_tiny_llava, make_image
 

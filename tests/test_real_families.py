@@ -13,7 +13,7 @@ from harness.model.adapters import Idefics3Adapter, Prompt, Qwen2VLAdapter, adap
 from harness.config import load_config
 from harness.evolve import run
 from harness.rollout.backends.hf import hf_sample
-from harness.sft import Example, make_optimizer, train_epoch
+from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import build_tiny_idefics3, build_tiny_qwen2_vl, greedy_generate_texts, make_image
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from harness import checkpoint
+from harness.train import checkpoint
 from harness.rollout import sharded as sharded_rollout
 from harness.config import to_dict
 from harness.evolve import run

@@ -77,7 +77,7 @@ def compute_in(model, dtype: str, device_type: str) -> None:
     caller (training, sampling, scoring) computes the same way."""
     if DTYPES[dtype] == MASTER_DTYPE:
         return
-    model.compute_dtype = DTYPES[dtype]  # what an export is written in (harness/checkpoint.py)
+    model.compute_dtype = DTYPES[dtype]  # what an export is written in (harness/train/checkpoint.py)
     forward = torch.autocast(device_type, dtype=DTYPES[dtype])(type(model).forward)
     model.forward = types.MethodType(forward, model)
 

@@ -60,7 +60,7 @@ def load_policy(path: str | Path, cfg: RunConfig):
     device = resolve_device(cfg.model.device)
     shard(model, strategy, DTYPES[cfg.model.dtype], device, cfg.train.cpu_offload, cfg.model.gradient_checkpointing)
     _fill(model, full, device, cfg.train.cpu_offload)
-    model.compute_dtype = DTYPES[cfg.model.dtype]  # what an export is written in (harness/checkpoint.py)
+    model.compute_dtype = DTYPES[cfg.model.dtype]  # what an export is written in (harness/train/checkpoint.py)
     return model.eval(), adapter
 
 
@@ -82,7 +82,7 @@ def blocks(model) -> list[torch.nn.Module]:
 def shard(model, strategy: str, compute_dtype: torch.dtype, device: torch.device, cpu_offload: bool = False,
           recompute: bool = False) -> None:
     """fully_shard every block, then the root (in place). Gradients are summed, not averaged, over the ranks:
-    the loss is already normalised by the global batch's token count (harness/global_batch.py)."""
+    the loss is already normalised by the global batch's token count (harness/train/global_batch.py)."""
     from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
         CheckpointImpl, CheckpointWrapper, apply_activation_checkpointing, checkpoint_wrapper)
     from torch.distributed.device_mesh import init_device_mesh

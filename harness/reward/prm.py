@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from harness.model.adapters import Prompt, accepts, on_device, positions
 from harness.config import ModelConfig, OptimConfig
-from harness.sft import length_grouped_batches, make_optimizer
+from harness.train.sft import length_grouped_batches, make_optimizer
 from harness.world.oracle import response_steps
 
 HEAD_FILE = "reward_head.safetensors"

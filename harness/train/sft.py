@@ -10,7 +10,8 @@ from tqdm.auto import tqdm
 
 import logging
 
-from harness import distributed, global_batch
+from harness import distributed
+from harness.train import global_batch
 from harness.model.adapters import Adapter, Prompt
 from harness.config import OptimConfig
 
