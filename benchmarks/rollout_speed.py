@@ -142,7 +142,7 @@ RUNNERS = {"ours": run_ours, "generate": run_generate}
 def load_prompts(data: Path, n: int):
     """The first n records of SPLIT as CoT prompts, their images decoded up front (outside the timing)."""
     from harness.model.adapters import image_of
-    from harness.evaluate import prompts_of
+    from harness.evaluation.evaluate import prompts_of
     from harness.pipeline import load_splits
 
     prompts = prompts_of(load_splits(data)[SPLIT][:n], cot=True)

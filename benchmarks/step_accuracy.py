@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from harness.config import ModelConfig
-from harness.evaluate import prompts_of, score
+from harness.evaluation.evaluate import prompts_of, score
 from harness.model.modeling import load_model
 from harness.pipeline import load_splits
 from harness.rollout.backends.hf import greedy

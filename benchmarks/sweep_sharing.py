@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness.config import load_config  # noqa: F401  (keeps the import cost out of the timings)
 from harness.configio import parse_overrides
-from harness.evolve import run
+from harness.loop.evolve import run
 from harness.grid import expand
 from harness.sweep import sweep
 

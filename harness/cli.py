@@ -13,7 +13,7 @@ from harness.data.datasets import DatasetError
 
 def _cmd_run(args) -> int:
     from harness.config import load_config
-    from harness.evolve import run
+    from harness.loop.evolve import run
 
     cfg = load_config(args.config, args.overrides)
     path = run(cfg, args.label)

@@ -24,7 +24,7 @@ from typing import Any
 from harness.config import RunConfig
 from harness.recipes import RECIPES
 from harness.configio import ConfigError, deep_merge, from_dict, load_yaml, set_dotted, to_dict
-from harness.rundir import run_path
+from harness.loop.rundir import run_path
 
 GRID_KEYS = {"name": "sweep name (folder under results_dir)", "base": "run config file the blocks modify",
              "seeds": "training seeds every block runs with", "runs": "list of run blocks",

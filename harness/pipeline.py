@@ -21,7 +21,7 @@ from harness.reward.answers import exact_match_reward
 from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
 from harness.data.checks import require_rewardable
 from harness.data.datasets import Record, load_mathv360k, load_mathvista, short_answer
-from harness.evaluate import evaluate
+from harness.evaluation.evaluate import evaluate
 from harness.data.images import set_cache_budget
 from harness.io import atomic_write_json, write_jsonl
 from harness.model.modeling import load_model

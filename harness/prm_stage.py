@@ -16,7 +16,7 @@ import pandas as pd
 
 from harness.model.adapters import Prompt
 from harness.config import RunConfig
-from harness.evaluate import prompts_of
+from harness.evaluation.evaluate import prompts_of
 from harness.reward.answers import exact_match_reward
 from harness.io import atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
 from harness.model.modeling import freeze_vision, load_model

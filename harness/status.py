@@ -6,8 +6,8 @@ from pathlib import Path
 import yaml
 
 from harness.configio import ConfigError
-from harness.liveness import claimed_by_live_process
-from harness.rundir import RunDir
+from harness.loop.liveness import claimed_by_live_process
+from harness.loop.rundir import RunDir
 
 
 def run_state(status: dict) -> str:

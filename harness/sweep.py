@@ -12,7 +12,7 @@ from harness.configio import ConfigError, parse_overrides
 from harness.grid import RunSpec, expand
 from harness.io import atomic_write_text
 from harness.pipeline import Stage, stages
-from harness.rundir import RunDir
+from harness.loop.rundir import RunDir
 
 log = logging.getLogger("harness")
 

@@ -20,7 +20,7 @@ import submitit
 from harness.config import RunConfig, SlurmConfig
 from harness.configio import from_dict, to_dict
 from harness.io import atomic_write_json
-from harness.rundir import RunDir
+from harness.loop.rundir import RunDir
 from runners import RUNNERS
 from runners.distributed import TorchrunJob, is_multi_gpu, launch_parameters
 
@@ -60,7 +60,7 @@ class RunJob(submitit.helpers.Checkpointable):
         self.config, self.label = config, label
 
     def __call__(self) -> str:
-        from harness.evolve import run
+        from harness.loop.evolve import run
 
         return str(run(from_dict(RunConfig, self.config), self.label))
 

@@ -42,7 +42,7 @@ def recording(train_epoch, out: Path, tag: str):
 
 def main(config: str, out: str) -> None:
     """A whole run, as `harness run` does it, every rank saving its weights after each Improve step."""
-    from harness import evolve
+    from harness.loop import evolve
     from harness.config import load_config
 
     evolve.train_epoch = recording(evolve.train_epoch, Path(out), f"rank{os.environ['RANK']}")

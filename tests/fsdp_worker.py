@@ -109,7 +109,7 @@ def rollouts(model_dir: str, data_dir: str, store: str, *overrides) -> dict:
     """One iteration's rollouts on the embedded world's queries, three times: into `store`, again (read back from
     the batches on disk) and without a store; then Generate -> Reward -> Select's statistics."""
     from harness.data.datasets import load_mathv360k
-    from harness.evolve import generate, generate_reward_select
+    from harness.loop.evolve import generate, generate_reward_select
     from harness.model.strategy import load_policy
 
     cfg = config("rollout.samples_per_query=4", "rollout.batch_sequences=8", "model.max_new_tokens=12", *overrides)

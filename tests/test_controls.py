@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.evolve import run
+from harness.loop.evolve import run
 from harness.io import read_json, read_jsonl
 
 

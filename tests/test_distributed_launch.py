@@ -90,7 +90,7 @@ class FakeExecutor:
 
 def test_slurm_runner_submits_multi_gpu_runs_as_torchrun_jobs(tmp_path, monkeypatch):
     from harness.grid import RunSpec
-    from harness.rundir import run_path
+    from harness.loop.rundir import run_path
     from runners import slurm as slurm_runner
 
     submitted = []

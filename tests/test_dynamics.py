@@ -7,9 +7,9 @@ import random
 import pytest
 
 from harness.config import TemperatureConfig
-from harness.dynamics import pass_at_k, reward_pass_at
+from harness.loop.dynamics import pass_at_k, reward_pass_at
 from harness.io import read_jsonl
-from harness.temperature import TEMPERATURE_POLICIES, grid
+from harness.loop.temperature import TEMPERATURE_POLICIES, grid
 
 
 @pytest.mark.parametrize("n, c, k", [(16, 0, 1), (16, 3, 1), (16, 3, 4), (8, 5, 3), (6, 6, 2), (10, 1, 10)])
@@ -58,7 +58,7 @@ def test_adaptive_policy_picks_the_argmax_and_keeps_it_between_decisions():
 def test_monitor_and_adaptive_temperature_in_a_run(tiny_config):
     """Dynamics rows for pi_0 and every iteration; the adaptive choice is logged and used; the monitor
     and the policy share samples (overlapping temperatures are sampled once per policy version)."""
-    from harness.evolve import run
+    from harness.loop.evolve import run
 
     cfg = tiny_config("reward_model.kind=oracle", "select.operator=top_k", "method.interval=0.5",
                       "monitor.temperatures=[0.5,1.0]", "monitor.queries=4", "monitor.samples=4",

@@ -6,7 +6,7 @@ import torch
 
 from harness.model.adapters import adapter_for
 from harness.config import load_config
-from harness.evolve import Plan, carry_over
+from harness.loop.evolve import Plan, carry_over
 from harness.train.methods import METHODS
 from harness.train.sft import make_optimizer, train_epoch
 from harness.tinyvlm import build_tiny_vlm

@@ -11,7 +11,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from harness.model.adapters import Idefics3Adapter, Prompt, Qwen2VLAdapter, adapter_for
 from harness.config import load_config
-from harness.evolve import run
+from harness.loop.evolve import run
 from harness.rollout.backends.hf import hf_sample
 from harness.train.sft import Example, make_optimizer, train_epoch
 

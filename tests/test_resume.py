@@ -17,9 +17,9 @@ from safetensors.torch import load_file
 from harness.train import checkpoint
 from harness.rollout import sharded as sharded_rollout
 from harness.config import to_dict
-from harness.evolve import run
+from harness.loop.evolve import run
 from harness.io import read_jsonl
-from harness.rundir import RunDir, run_path
+from harness.loop.rundir import RunDir, run_path
 
 
 def _without_timing(rows):

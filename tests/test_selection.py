@@ -8,7 +8,7 @@ import pytest
 
 from harness.config import load_config
 from harness.data.datasets import Record
-from harness.evolve import select
+from harness.loop.evolve import select
 from harness.reward.selection import SELECTORS
 
 RESPONSES = ["a", "a", "b", "wrong", "a", "c"]

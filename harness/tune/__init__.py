@@ -7,6 +7,6 @@
     launch.py      local worker processes or SLURM worker jobs, then the report
 
 A trial is a normal run config (base + set + command line + the trial's parameters), so a trial that
-trains runs through `harness.evolve.run` into a deterministic run folder and shares cached stages
+trains runs through `harness.loop.evolve.run` into a deterministic run folder and shares cached stages
 with every sweep; running the same command again resumes the study.
 """

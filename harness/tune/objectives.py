@@ -1,7 +1,7 @@
 """What a trial measures, named by the spec's `objective`.
 
 - `val_<metric>` (e.g. `val_greedy_accuracy`): a full self-evolving run per trial through
-  `harness.evolve.run` (a normal, deterministic run folder, resumed if interrupted); the value is the
+  `harness.loop.evolve.run` (a normal, deterministic run folder, resumed if interrupted); the value is the
   metric in the last summary row of its metrics.jsonl. The honest objective, and the expensive one.
 - `eval.<path>` (e.g. `eval.final.test_id.accuracy`): a value of the run's eval.json. Every split
   there is a test split, and choosing hyperparameters on test makes the reported test score
@@ -79,8 +79,8 @@ def measure(objective: str, cfg: RunConfig, label: str, study_folder: Path) -> t
 
 def run_metric(objective: str, cfg: RunConfig, label: str) -> tuple[float, dict]:
     """Run (or resume, or reuse) the trial's run and read the objective from its folder."""
-    from harness.evolve import run
-    from harness.rundir import RunDir
+    from harness.loop.evolve import run
+    from harness.loop.rundir import RunDir
 
     path = run(cfg, label)
     if objective.startswith("eval."):
@@ -162,8 +162,8 @@ def validation_samples(cfg: RunConfig, study_folder: Path) -> list[dict]:
 
 def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
     from harness.reward.answers import exact_match_reward
-    from harness.evaluate import prompts_of
-    from harness.evolve import derive_seed
+    from harness.evaluation.evaluate import prompts_of
+    from harness.loop.evolve import derive_seed
     from harness.model.modeling import load_model
     from harness.pipeline import load_splits
     from harness.reward.models import load_reward_model

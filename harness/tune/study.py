@@ -32,7 +32,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.io import append_jsonl
-from harness.liveness import pid_alive
+from harness.loop.liveness import pid_alive
 from harness.stages import file_lock
 from harness.tune.objectives import finite
 from harness.tune.spec import Tune

@@ -11,7 +11,7 @@ from math import comb
 
 from harness.reward.answers import exact_match_reward
 from harness.data.datasets import Record
-from harness.evaluate import prompts_of, score
+from harness.evaluation.evaluate import prompts_of, score
 from harness.reward.models import response_scores
 from harness.rollout.backends.hf import BACKENDS
 from harness.rollout.sharded import greedy, sample

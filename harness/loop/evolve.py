@@ -22,16 +22,16 @@ from harness.reward.answers import exact_match_reward
 from harness.config import RunConfig
 from harness.data.eval_sets import load_benchmark
 from harness.data.datasets import Record
-from harness.dynamics import ValSamples, measure, monitor_rows
-from harness.evaluate import evaluate, prompts_of, score
+from harness.loop.dynamics import ValSamples, measure, monitor_rows
+from harness.evaluation.evaluate import evaluate, prompts_of, score
 from harness.io import atomic_write_json, read_json
 from harness.train.methods import GOLD, METHODS, Method
 from harness.data.datasets import short_answer
 from harness.pipeline import Inputs, eval_splits, load_splits, prepare
-from harness.rundir import RunDir, run_path
+from harness.loop.rundir import RunDir, run_path
 from harness.reward.models import load_reward_model, response_scores
 from harness.reward.selection import SELECTORS, correct_responses
-from harness.temperature import TEMPERATURE_POLICIES
+from harness.loop.temperature import TEMPERATURE_POLICIES
 from harness.reward.unlabeled import mixin_slices, weighted_vote
 from harness.seeds import derive_seed
 from harness.train.sft import Example, make_optimizer, train_epoch
