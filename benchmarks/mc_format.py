@@ -29,7 +29,7 @@ from harness.model.adapters import Prompt
 from harness.reward.answers import exact_match_reward
 from harness.config import BaseConfig, ModelConfig, OptimConfig
 from harness.data.datasets import OPTION_LETTERS
-from harness.pipeline import new_base_model, pretrain
+from harness.stages.graph import new_base_model, pretrain
 from harness.rollout.backends.hf import greedy
 from harness.world.oracle import relevant_steps
 from harness.world.problems import option_walk

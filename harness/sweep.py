@@ -11,7 +11,7 @@ import yaml
 from harness.configio import ConfigError, parse_overrides
 from harness.grid import RunSpec, expand
 from harness.io import atomic_write_text
-from harness.pipeline import Stage, stages
+from harness.stages.graph import Stage, stages
 from harness.loop.rundir import RunDir
 
 log = logging.getLogger("harness")

@@ -47,7 +47,7 @@ class StageJob(submitit.helpers.Checkpointable):
         self.config = config
 
     def __call__(self) -> str:
-        from harness.pipeline import prepare
+        from harness.stages.graph import prepare
 
         return str(prepare(from_dict(RunConfig, self.config)).warmup)
 
@@ -128,7 +128,7 @@ def _job(spec, multi_gpu: bool):
 
 
 def _last_stage_path(cfg: RunConfig) -> Path:
-    from harness.pipeline import stages
+    from harness.stages.graph import stages
 
     return stages(cfg)[-1].path
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.grid import expand
-from harness.pipeline import stages
+from harness.stages.graph import stages
 
 ABLATIONS = Path(__file__).resolve().parent.parent / "ablations"
 EXPECTED = json.loads((Path(__file__).with_name("ablation_hashes.json")).read_text())

@@ -113,7 +113,7 @@ PRM_TINY = ["reward_model.kind=prm", "prm.questions=24", "prm.responses=16", "pr
 def test_prm_stage_and_a_top2_run_end_to_end(tiny_config):
     """The PRM stage builds once (data, model, held-out MSE, Fig. 2 files) and a top-2 run re-ranks with it."""
     from harness.loop.evolve import run
-    from harness.pipeline import stages
+    from harness.stages.graph import stages
 
     cfg = tiny_config(*PRM_TINY, "select.operator=top_k", "select.k=2", "method.interval=0.5", "name=prm")
     path = run(cfg, "top-2")

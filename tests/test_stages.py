@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from harness import pipeline
+from harness.stages import graph as pipeline
 from harness.model.adapters import adapter_for
 from harness.config import OptimConfig
-from harness.stages import ensure_stage, is_done, resume_folder
+from harness.stages.cache import ensure_stage, is_done, resume_folder
 from harness.tinyvlm import build_tiny_vlm
 from harness.world.corpus import base_corpus
 from harness.world.writer import all_families

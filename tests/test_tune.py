@@ -29,7 +29,7 @@ ALPHAS = [round(0.1 * i, 1) for i in range(11)]
 def prm_results(tiny_results):
     """The session's tiny results folder with the tiny PRM stage built (shared by the tests below)."""
     from harness.config import load_config
-    from harness.pipeline import prepare
+    from harness.stages.graph import prepare
 
     prepare(load_config(None, TINY + PRM_TINY + [f"results_dir={tiny_results}"]))
     return tiny_results

@@ -12,7 +12,7 @@ import yaml
 
 from harness.config import EXECUTION_KEYS, RunConfig, to_dict
 from harness.io import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
-from harness.stages import config_hash
+from harness.stages.cache import config_hash
 
 
 def slug(text: str) -> str:

@@ -87,7 +87,7 @@ def counted_shape(cfg: RunConfig) -> Shape:
         model, _ = build_model(cfg.model.path, cfg.model, meta=True)
         source = f"counted from {cfg.model.path}/config.json"
     else:
-        from harness.pipeline import new_base_model
+        from harness.stages.graph import new_base_model
 
         with torch.device("meta"):
             model, _ = new_base_model(cfg.model)

@@ -145,8 +145,8 @@ def validation_samples(cfg: RunConfig, study_folder: Path) -> list[dict]:
     Sampled and scored once per (stages, sampling settings, reward model) and cached in the study folder
     (a file lock lets one worker compute it while the others wait), so a trial costs a threshold pass."""
     from harness.io import atomic_write_json, read_json
-    from harness.pipeline import prepare
-    from harness.stages import config_hash, file_lock
+    from harness.stages.graph import prepare
+    from harness.stages.cache import config_hash, file_lock
 
     inputs = prepare(cfg)  # the shared stages; already built after the first trial
     key = {"warmup": str(inputs.warmup), "reward_model": cfg.reward_model.kind, "prm": str(inputs.prm),
@@ -165,7 +165,7 @@ def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
     from harness.evaluation.evaluate import prompts_of
     from harness.loop.evolve import derive_seed
     from harness.model.modeling import load_model
-    from harness.pipeline import load_splits
+    from harness.stages.graph import load_splits
     from harness.reward.models import load_reward_model
     from harness.rollout.backends.hf import BACKENDS
     from harness.reward.selection import correct_responses

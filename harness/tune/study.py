@@ -33,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from harness.io import append_jsonl
 from harness.loop.liveness import pid_alive
-from harness.stages import file_lock
+from harness.stages.cache import file_lock
 from harness.tune.objectives import finite
 from harness.tune.spec import Tune
 

@@ -1,6 +1,6 @@
 """The shared stages before self-evolution: data -> base (embedded only) -> warm-up (pi_0).
 
-Each stage is a cached folder (harness.stages) keyed by exactly the config it depends on plus its
+Each stage is a cached folder (harness.stages.cache) keyed by exactly the config it depends on plus its
 inputs' keys, so a sweep computes each once and later sweeps reuse them. The run seed is not part of
 any key: every seed of a sweep self-evolves from the same pi_0, as in the paper.
 """
@@ -28,7 +28,7 @@ from harness.model.modeling import load_model
 from harness.rollout.backends.hf import BACKENDS
 from harness.reward.selection import keep_correct
 from harness.train.sft import Example, make_optimizer, train_epoch
-from harness.stages import ensure_stage, is_done, resume_folder, stage_path
+from harness.stages.cache import ensure_stage, is_done, resume_folder, stage_path
 
 log = logging.getLogger(__name__)
 SPLITS = ("labeled", "unlabeled", "val", "test_id")
@@ -218,7 +218,7 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
 
 
 def _build_prm(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
-    from harness import prm_stage  # imports the pipeline: loaded only when a PRM is built
+    from harness.stages import prm as prm_stage  # imports the pipeline: loaded only when a PRM is built
 
     return prm_stage.build(cfg, data, warmup, out)
 
