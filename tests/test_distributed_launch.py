@@ -89,7 +89,7 @@ class FakeExecutor:
 
 
 def test_slurm_runner_submits_multi_gpu_runs_as_torchrun_jobs(tmp_path, monkeypatch):
-    from harness.grid import RunSpec
+    from harness.app.grid import RunSpec
     from harness.loop.rundir import run_path
     from runners import slurm as slurm_runner
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.grid import expand
+from harness.app.grid import expand
 from harness.stages.graph import stages
 
 ABLATIONS = Path(__file__).resolve().parent.parent / "ablations"

@@ -11,8 +11,8 @@ import textwrap
 
 import yaml
 
-from harness.status import format_rows, rows
-from harness.sweep import sweep
+from harness.app.status import format_rows, rows
+from harness.app.sweep import sweep
 
 from conftest import TINY
 

@@ -5,7 +5,7 @@
     seeds: [0]
     runs:
       - label: "Continuous {method.interval:.2%}"    # may format any config value
-        recipe: static                                # optional named overrides to start from (harness.recipes)
+        recipe: static                                # optional named overrides to start from (harness.app.recipes)
         set: {method.kind: continuous}                # fixed overrides (dotted keys), on top of the recipe
         grid: {method.interval: [1.0, 0.5, 0.25]}      # cartesian product of dotted keys
 
@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from harness.config import RunConfig
-from harness.recipes import RECIPES
+from harness.app.recipes import RECIPES
 from harness.configio import ConfigError, deep_merge, from_dict, load_yaml, set_dotted, to_dict
 from harness.loop.rundir import run_path
 
@@ -30,7 +30,7 @@ GRID_KEYS = {"name": "sweep name (folder under results_dir)", "base": "run confi
              "seeds": "training seeds every block runs with", "runs": "list of run blocks",
              "description": "free text"}
 BLOCK_KEYS = {"label": "row label, may format config values", "recipe": "named recipe the block starts from "
-             "(harness.recipes: static, mstar)", "set": "fixed dotted-key overrides",
+             "(harness.app.recipes: static, mstar)", "set": "fixed dotted-key overrides",
               "grid": "dotted key -> list of values (cartesian product)"}
 SWEEP_LEVEL_OVERRIDES = ("seeds", "name")  # command-line keys that belong to the grid, not to runs
 

@@ -16,9 +16,9 @@ import yaml
 
 from harness.configio import ConfigError
 from harness.io import atomic_write_json, atomic_write_text
-from harness.tune.report import assignments, write_report
-from harness.tune.spec import Tune, load_tune, resolved
-from harness.tune.study import completed, open_study, work
+from harness.app.tune.report import assignments, write_report
+from harness.app.tune.spec import Tune, load_tune, resolved
+from harness.app.tune.study import completed, open_study, work
 
 log = logging.getLogger("harness")
 

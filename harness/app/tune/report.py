@@ -15,9 +15,9 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
-from harness.grid import _nested
+from harness.app.grid import _nested
 from harness.io import atomic_write_text
-from harness.tune.spec import Tune, spec_keys
+from harness.app.tune.spec import Tune, spec_keys
 
 log = logging.getLogger("harness")
 MIN_TRIALS_FOR_IMPORTANCE = 4

@@ -34,8 +34,8 @@ from optuna.trial import FrozenTrial, TrialState
 from harness.io import append_jsonl
 from harness.loop.liveness import pid_alive
 from harness.stages.cache import file_lock
-from harness.tune.objectives import finite
-from harness.tune.spec import Tune
+from harness.app.tune.objectives import finite
+from harness.app.tune.spec import Tune
 
 log = logging.getLogger("harness")
 MAX_DUPLICATES = 50  # consecutive proposals of held points before a worker gives up (a tiny tpe space)
@@ -222,9 +222,9 @@ def evaluate(study: optuna.Study, trial: optuna.Trial, tune: Tune, objective: Ca
 
 
 def trial_objective(tune: Tune, params: dict) -> tuple[float, dict]:
-    """The spec's objective for one parameter point: its run config through harness.tune.objectives."""
-    from harness.tune.objectives import measure
-    from harness.tune.spec import trial_label
+    """The spec's objective for one parameter point: its run config through harness.app.tune.objectives."""
+    from harness.app.tune.objectives import measure
+    from harness.app.tune.spec import trial_label
 
     return measure(tune.spec.objective, tune.trial_config(params), trial_label(params), tune.folder)
 

@@ -6,7 +6,7 @@
     set: {reward_model.kind: prm, select.operator: threshold}      # fixed dotted-key overrides
     space:                               # dotted config key -> distribution
       select.alpha: {type: float, low: 0.0, high: 1.0, step: 0.1}
-    objective: selection.f1              # harness.tune.objectives
+    objective: selection.f1              # harness.app.tune.objectives
     direction: maximize
     sampler: {kind: grid, seed: 0}       # grid: every point once (floats need a step) | tpe
     trials: null                         # complete trials wanted; null = the grid size (grid) or 20 (tpe)
@@ -26,7 +26,7 @@ import optuna
 
 from harness.config import RunConfig
 from harness.configio import REQUIRED, ConfigError, deep_merge, from_dict, load_yaml, parse_overrides, spec, to_dict
-from harness.grid import _nested, _problem_key, _resolve_base
+from harness.app.grid import _nested, _problem_key, _resolve_base
 
 DEFAULT_TPE_TRIALS = 20
 STORAGES = ("auto", "sqlite", "journal")
@@ -201,7 +201,7 @@ def load_tune(path: str | Path, overrides: list[str] | None = None) -> Tune:
     """Load and validate a spec plus `key=value` overrides (spec keys go to the spec, the rest to every trial).
 
     Raises ConfigError listing every problem of the spec, its base config, its search space and objective."""
-    from harness.tune.objectives import check_objective
+    from harness.app.tune.objectives import check_objective
 
     path = Path(path)
     src = str(path)

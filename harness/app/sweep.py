@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from harness.configio import ConfigError, parse_overrides
-from harness.grid import RunSpec, expand
+from harness.app.grid import RunSpec, expand
 from harness.io import atomic_write_text
 from harness.stages.graph import Stage, stages
 from harness.loop.rundir import RunDir
