@@ -1,4 +1,4 @@
-"""The process group of a run under torchrun (runners/distributed.py launches it), and the few collectives the
+"""The process group of a run under torchrun (runners/torchrun.py launches it), and the few collectives the
 harness itself calls (gradients are PyTorch's business: harness/model/strategy.py).
 
 Under torchrun (WORLD_SIZE > 1) `harness run` starts one process per GPU; every rank runs the whole loop

@@ -4,7 +4,7 @@ Each group of runs that shares its last stage gets one stage job (data -> base -
 already built); its runs go in as one job array that depends on it (afterok). Run and stage jobs are
 Checkpointable: on timeout or preemption submitit requeues them and a run resumes from its last checkpoint
 (after an iteration, or inside one: checkpoint.every_steps, checkpoint.rollout_batches). A run on more than one GPU (slurm.gpus_per_node > 1 or slurm.nodes > 1) is a TorchrunJob
-instead (runners.distributed): torchrun on each node, one rank per GPU. The cluster is named explicitly:
+instead (runners.torchrun): torchrun on each node, one rank per GPU. The cluster is named explicitly:
 submitit's AutoExecutor would pick SLURM by itself whenever `srun` is on PATH.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from harness.configio import from_dict, to_dict
 from harness.io import atomic_write_json
 from harness.loop.rundir import RunDir
 from runners import RUNNERS
-from runners.distributed import TorchrunJob, is_multi_gpu, launch_parameters
+from runners.torchrun import TorchrunJob, is_multi_gpu, launch_parameters
 
 log = logging.getLogger("harness")
 ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING")
