@@ -30,7 +30,7 @@ from harness.reward.answers import exact_match_reward
 from harness.config import BaseConfig, ModelConfig, OptimConfig
 from harness.data.datasets import OPTION_LETTERS
 from harness.stages.graph import new_base_model, pretrain
-from harness.rollout.backends.hf import greedy
+from harness.rollout.sharded import greedy
 from harness.world.oracle import relevant_steps
 from harness.world.problems import option_walk
 

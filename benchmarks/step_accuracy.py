@@ -18,7 +18,7 @@ from harness.config import ModelConfig
 from harness.evaluation.evaluate import prompts_of, score
 from harness.model.modeling import load_model
 from harness.stages.graph import load_splits
-from harness.rollout.backends.hf import greedy
+from harness.rollout.sharded import greedy
 from harness.world.oracle import reasoning_correct, relevant_steps
 
 

@@ -12,6 +12,10 @@ str, ``Optional[X]`` / ``X | None``, ``list[X]``, ``dict[str, X]``, ``Literal[..
 and nested dataclasses. Bounds and choices given to `spec` apply to scalar values, including
 the elements of lists and the values of dicts.
 
+`choices` may also be a registry (anything with `__contains__`, `names()` and `unknown_message(value)`, e.g.
+harness.registry.Registry): the allowed values are then its names at validation time, and a bad value is
+reported with its message ("Unknown X 'foo'. Did you mean ...? Available: ...").
+
 A dataclass may define ``check(self) -> list[tuple[str, str]]`` returning
 ``(dotted key relative to that dataclass, message with the fix)`` for cross-field rules; it runs
 only once all of that dataclass's fields converted cleanly.
@@ -104,7 +108,7 @@ def spec(default: Any, doc: str, *, ge: float | None = None, le: float | None = 
     bounds = {"ge": ge, "le": le, "gt": gt, "lt": lt}
     meta.update({k: v for k, v in bounds.items() if v is not None})
     if choices is not None:
-        meta["choices"] = tuple(choices)
+        meta["choices"] = choices if _is_registry(choices) else tuple(choices)
     if default is REQUIRED:
         return dataclasses.field(metadata=meta)
     if isinstance(default, (list, dict, set)) or _is_instance(default):
@@ -112,6 +116,10 @@ def spec(default: Any, doc: str, *, ge: float | None = None, le: float | None = 
         return dataclasses.field(default_factory=functools.partial(copy.deepcopy, frozen),
                                  metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def _is_registry(obj: Any) -> bool:
+    return hasattr(obj, "unknown_message") and hasattr(obj, "names")
 
 
 def _is_instance(obj: Any) -> bool:
@@ -221,8 +229,13 @@ class _Converter:
         return self.constrain(value, key, meta)
 
     def constrain(self, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
-        if "choices" in meta and not _is_member(value, meta["choices"]):
-            return self.not_one_of(value, meta["choices"], key)
+        choices = meta.get("choices")
+        if _is_registry(choices):
+            if not (isinstance(value, str) and value in choices):
+                self.problem(key, choices.unknown_message(value))
+                return _BAD
+        elif choices is not None and not _is_member(value, choices):
+            return self.not_one_of(value, choices, key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             for name, symbol, ok in _BOUNDS:
                 if name in meta and not ok(value, meta[name]):

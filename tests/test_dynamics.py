@@ -45,14 +45,14 @@ def test_adaptive_policy_picks_the_argmax_and_keeps_it_between_decisions():
         probed.append(t)
         return values[t]
 
-    policy = TEMPERATURE_POLICIES.get("adaptive")
+    policy = TEMPERATURE_POLICIES.get("adaptive").decide
     temp, info = policy(0, 1.0, cfg, probe)
     assert temp == max(values, key=values.get) and info["temperature_probe"] == values
     probed.clear()
     assert policy(1, temp, cfg, probe) == (temp, {}) and probed == []  # kept, nothing measured
     values = {t: -abs(t - 0.5) for t in grid(cfg)}
     assert policy(2, temp, cfg, probe)[0] == 0.5
-    assert TEMPERATURE_POLICIES.get("fixed")(0, 0.8, cfg, probe)[0] == 0.8
+    assert TEMPERATURE_POLICIES.get("fixed").decide(0, 0.8, cfg, probe)[0] == 0.8
 
 
 def test_monitor_and_adaptive_temperature_in_a_run(tiny_config):

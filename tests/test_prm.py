@@ -12,8 +12,9 @@ from harness.config import PRMConfig, SelectConfig
 from harness.data.datasets import Record
 from harness.io import read_json
 from harness.reward.prm_data import Candidate, balance, mc_label
-from harness.reward.models import OracleReward, aggregate
-from harness.reward.selection import SELECTORS
+from harness.reward.models import aggregate
+from harness.reward.models.oracle import OracleReward
+from harness.reward.operators import OPERATORS
 from harness.reward.unlabeled import mixin_slices, weighted_vote
 
 GOLD = ["a=3 b=5", "ask a+b", "3+5=8", "answer: 8"]
@@ -83,13 +84,13 @@ def test_oracle_scores_steps_exactly_and_aggregates_by_min():
     ("threshold", [0.1, 0.7, 0.2, 0.9], SelectConfig(alpha=0.2), ["b", "d"]),  # strictly above alpha
 ])
 def test_selection_operators(name, scores, cfg, expected):
-    assert SELECTORS.get(name)(["a", "b", "c", "d"], scores, cfg, random.Random(0)) == expected
+    assert OPERATORS.get(name).choose(["a", "b", "c", "d"], scores, cfg, random.Random(0)) == expected
 
 
 def test_operators_with_fewer_correct_responses_than_k():
     for name in ("random", "top_k"):
-        assert sorted(SELECTORS.get(name)(["a"], [0.5], SelectConfig(k=4), random.Random(0))) == ["a"]
-    picked = SELECTORS.get("random")(list("abcdef"), None, SelectConfig(k=2), random.Random(0))
+        assert sorted(OPERATORS.get(name).choose(["a"], [0.5], SelectConfig(k=4), random.Random(0))) == ["a"]
+    picked = OPERATORS.get("random").choose(list("abcdef"), None, SelectConfig(k=2), random.Random(0))
     assert len(picked) == 2 and len(set(picked)) == 2
 
 

@@ -80,7 +80,7 @@ def test_spec_problems_are_reported_at_once_with_file_and_key(tmp_path, capsys):
     for expected in ["space.select.k.high: must be an integer, got 3.5", "trials: 0 is out of range",
                      "base: file not found: nope.yaml", "select.operatr: unknown key; did you mean 'select.operator'?",
                      "space.select.alpa: select.alpa: unknown key; did you mean 'select.alpha'?",
-                     "space.method.kind: method.kind: 'contnuous' is not one of",
+                     "space.method.kind: method.kind: Unknown training method 'contnuous'. Did you mean 'continuous'?",
                      "objective: 'eval.final.test_id.accuracy' is measured on a test split"]:
         assert expected in text, expected
     assert str(spec) in text

@@ -12,8 +12,9 @@ from math import comb
 from harness.reward.answers import exact_match_reward
 from harness.data.datasets import Record
 from harness.evaluation.evaluate import prompts_of, score
+from harness.loop.metrics import METRICS
 from harness.reward.models import response_scores
-from harness.rollout.backends.hf import BACKENDS
+from harness.rollout.backends import BACKENDS
 from harness.rollout.sharded import greedy, sample
 
 
@@ -90,29 +91,21 @@ class ValSamples:
         return self._correct_at[t]
 
 
-METRICS = ("greedy_accuracy", "pass_at_k", "pass_minus_greedy", "reward_pass_at_2")
-
-
 def measure(vs: ValSamples, metric: str, temperature: float, rm=None, aggregate: str = "min") -> float:
-    """One validation metric of the current policy at one temperature."""
-    if metric == "greedy_accuracy":
-        return sum(vs.greedy_correct()) / len(vs.records)
-    if metric == "pass_at_k":
-        return vs.pass_at(temperature, vs.k)
-    if metric == "pass_minus_greedy":
-        return vs.pass_at(temperature, vs.k) - measure(vs, "greedy_accuracy", temperature)
-    if metric == "reward_pass_at_2":
-        if rm is None:
-            raise ValueError("Reward-Pass@2 needs a reward model (reward_model.kind prm or oracle)")
-        return vs.reward_pass_at_2(temperature, rm, aggregate)
-    raise ValueError(f"unknown dynamics metric {metric!r}; choose from {METRICS}")
+    """One validation metric (harness.loop.metrics) of the current policy at one temperature."""
+    m = METRICS.get(metric)
+    if m.needs_reward_model and rm is None:
+        raise ValueError(f"{metric} needs a reward model (reward_model.kind prm or oracle)")
+    return m.measure(vs, temperature, rm, aggregate)
 
 
 def monitor_rows(vs: ValSamples, temperatures: list[float], rm, aggregate: str, base: dict) -> list[dict]:
-    """Rows for metrics.jsonl: greedy once, then Pass@K, its gap to greedy and Reward-Pass@2 per temperature."""
+    """Rows for metrics.jsonl: each metric that does not depend on the temperature once (greedy accuracy), then
+    the others at each temperature (those that read reward-model scores only with a reward model)."""
     row = lambda metric, t, value: {**base, "metric": metric, "temperature": t, "k": vs.k, "value": round(value, 4)}  # noqa: E731
-    rows = [row("greedy_accuracy", None, measure(vs, "greedy_accuracy", 0.0))]
+    rows = [row(name, None, measure(vs, name, 0.0)) for name, m in METRICS.items() if not m.per_temperature]
     for t in temperatures:
-        for metric in ("pass_at_k", "pass_minus_greedy") + (("reward_pass_at_2",) if rm is not None else ()):
-            rows.append(row(metric, t, measure(vs, metric, t, rm, aggregate)))
+        for name, m in METRICS.items():
+            if m.per_temperature and (rm is not None or not m.needs_reward_model):
+                rows.append(row(name, t, measure(vs, name, t, rm, aggregate)))
     return rows

@@ -30,9 +30,10 @@ from harness.data.datasets import short_answer
 from harness.stages.graph import Inputs, eval_splits, load_splits, prepare
 from harness.loop.rundir import RunDir, run_path
 from harness.reward.models import load_reward_model, response_scores
-from harness.reward.selection import SELECTORS, correct_responses
+from harness.reward.selection import correct_responses, false_positives, select_query
 from harness.loop.temperature import TEMPERATURE_POLICIES
-from harness.reward.unlabeled import mixin_slices, weighted_vote
+from harness.reward.unlabeled import mixin_slices
+from harness.reward.unlabeled_modes import UNLABELED_MODES
 from harness.seeds import derive_seed
 from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.rollout.sharded import greedy, sample
@@ -85,14 +86,11 @@ def generate(model, adapter, cfg: RunConfig, queries: list[Record], temperature:
 
 
 def gold_answer(rec: Record, responses: list[str], scores: dict[str, float] | None, mode: str) -> str | None:
-    """The answer a query's responses are checked against: its label, the withheld one, or a pseudo label."""
+    """The answer a query's responses are checked against: its label, or the unlabeled mode's (harness.reward.
+    unlabeled_modes: the withheld one, a pseudo label)."""
     if rec.answer is not None:
         return rec.answer
-    if mode == "oracle":
-        if rec.oracle_answer is None:
-            raise ValueError(f"unlabeled record {rec.id} has no withheld answer: unlabeled.mode=oracle needs one")
-        return rec.oracle_answer
-    return weighted_vote(responses, scores, rec)
+    return UNLABELED_MODES.get(mode).gold(rec, responses, scores)
 
 
 def reward(responses: list[list[str]], queries: list[Record], golds: list[str | None]) -> list[list[float | None]]:
@@ -117,26 +115,22 @@ def select(responses, rewards, scores, queries: list[Record], cfg: RunConfig, se
     """The correct responses of each query (de-duplicated with select.dedup), chosen by the H operator and
     capped at select.max_per_query; with selection statistics. With `gold`, each chosen response is replaced
     by the query's gold solution (the gold_sft control: the same examples per query, perfect reasoning)."""
-    s = cfg.select
-    choose, rng = SELECTORS.get(s.operator), random.Random(seed)
-    examples, kept_per_query, fp, judged = [], [], 0, 0
+    rng = random.Random(seed)
+    examples, kept_per_query, verdicts = [], [], []
     for resps, rews, sc, rec in zip(responses, rewards, scores, queries):
-        correct = correct_responses(resps, rews, s.dedup)
-        kept = choose(correct, [sc[r] for r in correct] if sc is not None else None, s, rng)[:s.max_per_query] \
-            if correct else []
-        kept_per_query.append((len(kept), len(correct)))
+        kept, correct = select_query(resps, rews, sc, cfg.select, rng)
+        kept_per_query.append((len(kept), correct))
         for resp in kept:
             resp = gold_solution(rec) if gold else resp
             examples.append(Example(Prompt(rec.question, rec.image, cot=True), resp))
-            ok = reasoning_correct(resp, rec)
-            if ok is not None:
-                judged, fp = judged + 1, fp + (not ok)
+            verdicts.append(reasoning_correct(resp, rec))
     labeled = [rews for rews, rec in zip(rewards, queries) if rec.answer is not None]  # pseudo rewards aside
     flat = [x or 0.0 for rews in labeled for x in rews]
     with_correct = [(k, c) for k, c in kept_per_query if c]
+    judged, wrong = false_positives(verdicts)
     stats = {"reward_mean": _mean(flat), "pass_at_k": _mean([float(any(x == 1.0 for x in r)) for r in labeled]),
              "ungradable": sum(x is None for rews in labeled for x in rews),  # judging failed: counted, never fatal
-             "selected": len(examples), "selected_false_positive_rate": fp / judged if judged else None,
+             "selected": len(examples), "selected_false_positive_rate": wrong / judged if judged else None,
              # the paper's diagnosis of the threshold operator: it keeps all or none of a query's responses
              "all_or_none_share": _mean([float(k in (0, c)) for k, c in with_correct])}
     return examples, stats
@@ -195,7 +189,7 @@ def val_greedy(model, adapter, cfg: RunConfig, val: list[Record], cot: bool) -> 
 
 def val_samples(model, adapter, cfg: RunConfig, val: list[Record], version: int) -> ValSamples | None:
     """Samples of the policy after `version` Improve steps, shared by the monitor and the temperature policy."""
-    if not cfg.monitor.temperatures and cfg.temperature.policy == "fixed":
+    if not cfg.monitor.temperatures and not TEMPERATURE_POLICIES.get(cfg.temperature.policy).probes:
         return None
     m = cfg.monitor
     return ValSamples(model, adapter, val[: m.queries or None], m.samples, cfg.model.max_new_tokens,
@@ -213,7 +207,7 @@ def dynamics(vs: ValSamples | None, rm, cfg: RunConfig, iteration: int, seen: in
 
 def choose_temperature(t: int, current: float, vs: ValSamples | None, rm, cfg: RunConfig) -> tuple[float, dict]:
     probe = lambda temp: measure(vs, cfg.temperature.metric, temp, rm, cfg.reward_model.aggregate)  # noqa: E731
-    return TEMPERATURE_POLICIES.get(cfg.temperature.policy)(t, current, cfg.temperature, probe)
+    return TEMPERATURE_POLICIES.get(cfg.temperature.policy).decide(t, current, cfg.temperature, probe)
 
 
 def _mean(xs) -> float | None:
@@ -242,7 +236,7 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
     method: Method = METHODS.get(cfg.method.kind)
     labeled, val = splits["labeled"], splits["val"]
     plan = Plan.make(len(labeled), cfg.method.interval, cfg.method.passes, cfg.seed)
-    unlabeled = splits["unlabeled"] if cfg.unlabeled.mode != "none" else []
+    unlabeled = splits["unlabeled"] if UNLABELED_MODES.get(cfg.unlabeled.mode).mixes_in else []
     mixin = mixin_slices(len(unlabeled), plan.iterations, cfg.unlabeled.mixin, derive_seed(cfg.seed, "unlabeled"))
     rm = load_reward_model(cfg.reward_model.kind, inputs.prm, cfg.model)
     pi0 = inputs.warmup / "model"

@@ -19,7 +19,8 @@ import re
 
 from harness.data.datasets import Record
 from harness.reward.prm import StepExample
-from harness.reward.models import OracleReward, aggregate
+from harness.reward.models import aggregate
+from harness.reward.models.oracle import OracleReward
 from harness.world.oracle import response_steps
 
 THRESHOLD = 0.5  # a step score above it reads "this step is correct"

@@ -1,7 +1,7 @@
-"""Select which rewarded responses of one query are trained on (the paper's H operator, section 3.3).
+"""Select which rewarded responses of one query are trained on: its correct ones, chosen by the H operator
+(harness.reward.operators, the paper's section 3.3), capped per query.
 
-Every operator sees the correct responses of one query, in sampling order, with their reward-model
-scores (None without a reward model), and returns the ones to train on. The paper's Improve step
+The paper's Improve step
 keeps every answer-correct response (rejection-sampling fine-tuning), duplicates included: a query
 the model answers the same right way 12 times out of 16 weighs 12 examples. `select.dedup` drops
 identical strings first and `select.max_per_query` caps what a query contributes; the paper does
@@ -12,9 +12,7 @@ from __future__ import annotations
 import random
 
 from harness.config import SelectConfig
-from harness.registry import Registry
-
-SELECTORS = Registry("selection operator")
+from harness.reward.operators import OPERATORS
 
 
 def correct_indices(responses: list[str], rewards: list[float | None], dedup: bool = False) -> list[int]:
@@ -36,61 +34,40 @@ def correct_responses(responses: list[str], rewards: list[float | None], dedup: 
     return [responses[i] for i in correct_indices(responses, rewards, dedup)]
 
 
-def keep_correct(responses: list[str], rewards: list[float | None], dedup: bool, cap: int | None) -> list[str]:
-    """What the warm-up and `select` start from: correct responses, optionally de-duplicated, at most `cap`.
+def choose(correct: list[str], scores: list[float] | None, cfg: SelectConfig, rng: random.Random) -> list[str]:
+    """The responses trained on among one query's correct ones (with their scores, or None): the H operator's
+    choice, at most select.max_per_query.
 
-    >>> keep_correct(["a", "a", "b", "c"], [1.0, 1.0, 1.0, 0.0], dedup=False, cap=None)
-    ['a', 'a', 'b']
-    >>> keep_correct(["a", "a", "b", "c"], [1.0, 1.0, 1.0, 0.0], dedup=True, cap=1)
-    ['a']
+    >>> choose(["a", "b", "c"], [0.2, 0.9, 0.5], SelectConfig(operator="top_k", k=2, max_per_query=1), random.Random(0))
+    ['b']
     """
-    return correct_responses(responses, rewards, dedup)[:cap]
+    if not correct:
+        return []
+    return OPERATORS.get(cfg.operator).choose(correct, scores, cfg, rng)[: cfg.max_per_query]
 
 
-@SELECTORS.register("all")
-def select_all(responses: list[str], scores, cfg: SelectConfig, rng: random.Random) -> list[str]:
-    """Every correct response (the paper's default Improve step).
+def select_query(responses: list[str], rewards: list[float | None], scores: dict[str, float] | None,
+                 cfg: SelectConfig, rng: random.Random) -> tuple[list[str], int]:
+    """(responses trained on, number of correct ones) of one query: its correct responses, identical ones once
+    with select.dedup, then `choose`. The Select step and the warm-up's keep-correct step (operator all) both
+    use it.
 
-    >>> select_all(["a", "a", "b"], None, SelectConfig(), random.Random(0))
-    ['a', 'a', 'b']
+    >>> select_query(["a", "a", "b", "c"], [1.0, 1.0, 1.0, 0.0], None, SelectConfig(), random.Random(0))
+    (['a', 'a', 'b'], 3)
+    >>> select_query(["a", "a", "b", "c"], [1.0, 1.0, 1.0, 0.0], None, SelectConfig(dedup=True, max_per_query=1),
+    ...              random.Random(0))
+    (['a'], 2)
     """
-    return list(responses)
+    correct = correct_responses(responses, rewards, cfg.dedup)
+    return choose(correct, [scores[r] for r in correct] if scores is not None else None, cfg, rng), len(correct)
 
 
-@SELECTORS.register("random")
-def select_random(responses: list[str], scores, cfg: SelectConfig, rng: random.Random) -> list[str]:
-    """k correct responses drawn at random (all of them when there are fewer)."""
-    return rng.sample(responses, min(cfg.k, len(responses)))
+def false_positives(verdicts: list[bool | None]) -> tuple[int, int]:
+    """(judged, wrong) of the verdicts on kept responses' reasoning (None: no gold steps to judge by): the kept
+    responses whose answer is right and reasoning wrong are the selection's false positives.
 
-
-@SELECTORS.register("top_k")
-def select_top_k(responses: list[str], scores: list[float], cfg: SelectConfig, rng: random.Random) -> list[str]:
-    """The k best by reward-model score; ties keep sampling order (a response drawn twice can fill two places).
-
-    >>> select_top_k(["a", "b", "c"], [0.2, 0.9, 0.9], SelectConfig(k=2), random.Random(0))
-    ['b', 'c']
+    >>> false_positives([True, False, None, False])
+    (3, 2)
     """
-    order = sorted(range(len(responses)), key=lambda i: -scores[i])
-    return [responses[i] for i in order[: cfg.k]]
-
-
-@SELECTORS.register("threshold")
-def select_threshold(responses: list[str], scores: list[float], cfg: SelectConfig, rng: random.Random) -> list[str]:
-    """Responses scoring above alpha, in sampling order.
-
-    >>> select_threshold(["a", "b", "c"], [0.2, 0.5, 0.9], SelectConfig(alpha=0.2), random.Random(0))
-    ['b', 'c']
-    """
-    return [r for r, s in zip(responses, scores) if s > cfg.alpha]
-
-
-@SELECTORS.register("below_threshold")
-def select_below_threshold(responses: list[str], scores: list[float], cfg: SelectConfig,
-                           rng: random.Random) -> list[str]:
-    """Responses scoring at most alpha: with the oracle reward model, the answer-correct responses whose
-    reasoning is wrong. Not a method: the negative control of ablations/controls.yaml (it should hurt).
-
-    >>> select_below_threshold(["a", "b", "c"], [0.0, 1.0, 0.0], SelectConfig(alpha=0.5), random.Random(0))
-    ['a', 'c']
-    """
-    return [r for r, s in zip(responses, scores) if s <= cfg.alpha]
+    judged = [v for v in verdicts if v is not None]
+    return len(judged), sum(not v for v in judged)

@@ -16,7 +16,7 @@ from pathlib import Path
 from harness import distributed
 from harness.model.adapters import Adapter, Prompt
 from harness.io import atomic_write_json, read_json
-from harness.rollout.backends.hf import BACKENDS
+from harness.rollout.backends import BACKENDS
 from harness.seeds import derive_seed
 from harness.model.strategy import inference
 
@@ -25,8 +25,9 @@ def sample(backend: str, model, adapter: Adapter, prompts: list[Prompt], k: int,
            max_new_tokens: int, batch_sequences: int, seed: int = 0, desc: str = "sampling",
            store: Path | None = None, every: int = 1) -> list[list[str]]:
     """K responses per prompt (temperature 0: greedy, k=1), every rank sampling its share (collective)."""
-    sampler = BACKENDS.get(backend)
-    if backend != "hf":  # vLLM batches and seeds by itself, one engine per call (one process: harness/config.py)
+    chosen = BACKENDS.get(backend)
+    sampler = chosen.sample
+    if not chosen.shardable:  # it batches and seeds by itself, in one process (harness/config.py refuses torchrun)
         return sampler(model, adapter, prompts, k, temperature, max_new_tokens, batch_sequences, seed=seed, desc=desc)
     per = max(1, batch_sequences // k)
     order = sorted(range(len(prompts)), key=lambda i: len(adapter.user_text(prompts[i])))

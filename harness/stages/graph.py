@@ -18,15 +18,16 @@ import torch
 from harness.train import checkpoint
 from harness.model.adapters import Adapter, Prompt, adapter_for
 from harness.reward.answers import exact_match_reward
-from harness.config import ModelConfig, OptimConfig, RunConfig, to_dict
+from harness.reward.models import REWARD_MODELS
+from harness.config import ModelConfig, OptimConfig, RunConfig, SelectConfig, to_dict
 from harness.data.checks import require_rewardable
 from harness.data.datasets import Record, load_mathv360k, load_mathvista, short_answer
 from harness.evaluation.evaluate import evaluate
 from harness.data.images import set_cache_budget
 from harness.io import atomic_write_json, write_jsonl
 from harness.model.modeling import load_model
-from harness.rollout.backends.hf import BACKENDS
-from harness.reward.selection import keep_correct
+from harness.rollout.backends import BACKENDS
+from harness.reward.selection import select_query
 from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.stages.cache import ensure_stage, is_done, resume_folder, stage_path
 
@@ -114,7 +115,7 @@ def stages(cfg: RunConfig) -> list[Stage]:
                "lora": [m.lora_rank, m.lora_alpha]}
     warmup = Stage("warmup", stage_path(cache, "warmup", payload), payload,
                    lambda tmp: _build_warmup(cfg, data.path, base.path, tmp))
-    if cfg.reward_model.kind != "prm":
+    if not REWARD_MODELS.get(cfg.reward_model.kind).trained:
         return [data, base, warmup]
     payload = {"prm": to_dict(cfg.prm), "warmup": warmup.key, "data": data.key, "version": STAGE_VERSIONS["prm"],
                "rollout_backend": cfg.rollout.backend}
@@ -191,14 +192,15 @@ def _build_warmup(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     splits = load_splits(data)
     labeled = warmup_queries(splits["labeled"], w.query_count(len(splits["labeled"])), cfg.world.seed)
     hinted = [Prompt(r.question, r.image, cot=True, hint=short_answer(r.answer, r.choices)) for r in labeled]
-    sample = BACKENDS.get(cfg.rollout.backend)
+    sample = BACKENDS.get(cfg.rollout.backend).sample
     responses = sample(model, adapter, hinted, w.samples_per_query, w.temperature, cfg.model.max_new_tokens,
                        cfg.rollout.batch_sequences, seed=cfg.world.seed, desc="warm-up rationales")
     rng = random.Random(cfg.world.seed)
+    keep = SelectConfig(operator="all", dedup=w.dedup, max_per_query=w.max_per_query)  # draws nothing from rng
     pool, solved = [], 0  # (record id, example)
     for rec, resps in zip(labeled, responses):
         rewards = exact_match_reward(resps, **rec.reward_fields())
-        kept = keep_correct(resps, rewards, w.dedup, w.max_per_query)
+        kept, _ = select_query(resps, rewards, None, keep, rng)
         solved += bool(kept)
         pool += [(rec.id, Example(Prompt(rec.question, rec.image, cot=True), r)) for r in kept]
     chosen = rng.sample(pool, min(w.max_examples, len(pool)))

@@ -23,8 +23,8 @@ from harness.model.modeling import freeze_vision, load_model
 from harness.stages.graph import load_splits
 from harness.reward.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.reward.prm_data import Candidate, balance, candidates, mc_label
-from harness.reward.models import OracleReward
-from harness.rollout.backends.hf import BACKENDS
+from harness.reward.models.oracle import OracleReward
+from harness.rollout.backends import BACKENDS
 from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.reward import prm_controls, verifier
 
@@ -117,7 +117,7 @@ def train_pi_hat(cfg: RunConfig, warmup: Path, labeled) -> tuple:
 
 
 def _sampler(model, adapter, cfg: RunConfig):
-    backend = BACKENDS.get(cfg.rollout.backend)
+    backend = BACKENDS.get(cfg.rollout.backend).sample
 
     def sample(prompts, k, temperature, seed, desc):
         return backend(model, adapter, prompts, k, temperature, cfg.model.max_new_tokens, cfg.rollout.batch_sequences,

@@ -108,9 +108,9 @@ def selection_metrics(queries: list[dict], select: SelectConfig, how: str, seed:
     {'precision': 0.5, 'recall': 0.5, 'f1': 0.5, 'kept': 0.5, 'coverage': 0.5}
     """
     from harness.reward.models import aggregate
-    from harness.reward.selection import SELECTORS
+    from harness.reward.selection import choose, false_positives
 
-    choose, rng = SELECTORS.get(select.operator), random.Random(seed)
+    rng = random.Random(seed)
     kept = good_kept = good_all = correct = covered = with_correct = 0
     unknown = False
     for q in queries:
@@ -120,9 +120,10 @@ def selection_metrics(queries: list[dict], select: SelectConfig, how: str, seed:
         chosen = set(choose(q["responses"], scores, select, rng))
         verdict = dict(zip(q["responses"], q["good"]))
         unknown = unknown or any(v is None for v in q["good"])
+        judged, wrong = false_positives([verdict[r] for r in chosen])
         kept, correct, with_correct = kept + len(chosen), correct + len(q["responses"]), with_correct + 1
         covered += bool(chosen)
-        good_kept += sum(bool(verdict[r]) for r in chosen)
+        good_kept += judged - wrong
         good_all += sum(bool(v) for v in q["good"])
     precision = None if unknown else (good_kept / kept if kept else 0.0)
     recall = None if unknown else (good_kept / good_all if good_all else 0.0)
@@ -167,13 +168,13 @@ def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
     from harness.model.modeling import load_model
     from harness.stages.graph import load_splits
     from harness.reward.models import load_reward_model
-    from harness.rollout.backends.hf import BACKENDS
+    from harness.rollout.backends import BACKENDS
     from harness.reward.selection import correct_responses
     from harness.world.oracle import reasoning_correct
 
     val = load_splits(inputs.data)["val"]
     model, adapter = load_model(inputs.warmup / "model", cfg.model)
-    responses = BACKENDS.get(cfg.rollout.backend)(
+    responses = BACKENDS.get(cfg.rollout.backend).sample(
         model, adapter, prompts_of(val), cfg.rollout.samples_per_query, cfg.rollout.temperature,
         cfg.model.max_new_tokens, cfg.rollout.batch_sequences, seed=derive_seed(cfg.seed, "tune", "val"),
         desc="pi_0 validation samples")

@@ -1,45 +1,42 @@
-"""Sampling-temperature policies for the Generate step (the paper's section 4.2).
+"""Sampling-temperature policies for the Generate step (the paper's section 4.2), chosen by temperature.policy.
 
-`fixed` keeps rollout.temperature. `adaptive` (M-STAR) re-decides every `every` iterations: it
-measures a validation metric of the current policy at each temperature of a grid and takes the best;
-between decisions the temperature stays. The chosen temperature is logged each iteration.
+A policy decides the temperature of iteration t from the current one and, if it `probes`, a validation metric
+of the current policy at any temperature it asks (`probe(temperature) -> value`, temperature.metric). Each module
+of this package registers its policies with `@policy(...)` (`paper.py`: fixed and M-STAR's adaptive); a new
+policy is one more module. The chosen temperature is logged each iteration.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
-from harness.config import TemperatureConfig
 from harness.registry import Registry
 
-TEMPERATURE_POLICIES = Registry("temperature policy")
+TEMPERATURE_POLICIES = Registry("temperature policy", __name__)
 
 
-def grid(cfg: TemperatureConfig) -> list[float]:
-    """lo, lo + step, ..., hi (inclusive, rounded to hide float steps).
+@dataclass(frozen=True)
+class Policy:
+    """A temperature policy and what the loop and the config checks ask of it."""
 
+    decide: Callable  # (t, current temperature, TemperatureConfig, probe) -> (temperature, logged probe values)
+    probes: bool = False  # measures temperature.metric on validation samples (the loop draws them only then)
+
+
+def policy(name: str, *, probes: bool = False) -> Callable:
+    """Decorator: register the function as the temperature policy `name` (the function is returned unchanged)."""
+    def decorator(decide: Callable) -> Callable:
+        TEMPERATURE_POLICIES.register(name)(Policy(decide, probes))
+        return decide
+    return decorator
+
+
+def grid(cfg) -> list[float]:
+    """lo, lo + step, ..., hi (inclusive, rounded to hide float steps) of a TemperatureConfig.
+
+    >>> from harness.config import TemperatureConfig
     >>> grid(TemperatureConfig(lo=0.3, hi=0.7, step=0.2))
     [0.3, 0.5, 0.7]
     """
     n = int(round((cfg.hi - cfg.lo) / cfg.step))
     return [round(cfg.lo + i * cfg.step, 4) for i in range(n + 1)]
-
-
-@TEMPERATURE_POLICIES.register("fixed")
-def fixed(t: int, current: float, cfg: TemperatureConfig, probe: Callable[[float], float]) -> tuple[float, dict]:
-    return current, {}
-
-
-@TEMPERATURE_POLICIES.register("adaptive")
-def adaptive(t: int, current: float, cfg: TemperatureConfig, probe: Callable[[float], float]) -> tuple[float, dict]:
-    """At iterations 0, every, 2*every, ...: the grid temperature maximising probe (ties: the lower one).
-
-    >>> adaptive(0, 1.0, TemperatureConfig(lo=0.5, hi=1.5, step=0.5), lambda t: -abs(t - 1.5))[0]
-    1.5
-    >>> adaptive(1, 0.7, TemperatureConfig(every=2), lambda t: 1 / 0)[0]  # between decisions: kept, no probing
-    0.7
-    """
-    if t % cfg.every:
-        return current, {}
-    values = {temp: probe(temp) for temp in grid(cfg)}
-    best = max(values, key=lambda temp: (values[temp], -temp))
-    return best, {"temperature_probe": values}

@@ -1,4 +1,4 @@
-"""Rollout backends: K responses per prompt. `hf` works with any transformers causal VLM.
+"""The `hf` rollout backend: K responses per prompt from any transformers causal VLM, everywhere.
 
 The hf sampler encodes each prompt once (left-padded batch, one prefill), repeats the KV cache K
 times, decodes with sampling, drops finished sequences from the cache as they end, and stops when
@@ -13,11 +13,8 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.model.adapters import Adapter, Prompt, accepts, on_device
+from harness.rollout.backends import backend
 from harness.rollout.kvcache import GrowingCache, SharedPrefixCache
-from harness.registry import Registry
-
-BACKENDS = Registry("rollout backend")
-
 
 
 def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -73,7 +70,7 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
     return [texts[i * k:(i + 1) * k] for i in range(len(prompts))]
 
 
-@BACKENDS.register("hf")
+@backend("hf")
 def hf_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float, max_new_tokens: int,
               batch_sequences: int = 512, seed: int = 0, desc: str = "sampling") -> list[list[str]]:
     """K responses per prompt (temperature 0 = greedy, then k must be 1)."""
@@ -93,13 +90,3 @@ def hf_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperatur
                 results[j] = responses
             bar.update(len(chunk))
     return results
-
-
-def greedy(model, adapter: Adapter, prompts: list[Prompt], max_new_tokens: int, batch_sequences: int = 512,
-           desc: str = "greedy") -> list[str]:
-    """One greedy response per prompt."""
-    out = hf_sample(model, adapter, prompts, 1, 0.0, max_new_tokens, batch_sequences, desc=desc)
-    return [r[0] for r in out]
-
-
-import harness.rollout.backends.vllm  # noqa: E402,F401  registers "vllm"; vLLM itself is imported only when used

@@ -11,7 +11,7 @@ import gc
 import tempfile
 
 from harness.model.adapters import Adapter, Prompt, image_of
-from harness.rollout.backends.hf import BACKENDS
+from harness.rollout.backends import backend
 
 # GPU memory share the engine may take: the policy being trained stays resident on the same GPU.
 GPU_MEMORY_UTILIZATION = 0.5
@@ -39,7 +39,7 @@ def sampling_params(vllm, k: int, temperature: float, max_new_tokens: int, seed:
                                stop_token_ids=[stop_id], skip_special_tokens=True)
 
 
-@BACKENDS.register("vllm")
+@backend("vllm", shardable=False)
 def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float, max_new_tokens: int,
                 batch_sequences: int = 512, seed: int = 0, desc: str = "sampling") -> list[list[str]]:
     """K responses per prompt from a vLLM engine loaded with the current weights."""

@@ -1,12 +1,17 @@
 """Training methods: what carries over from one self-evolving iteration to the next (paper section 3.2),
-and what the Improve step trains on."""
+and what the Improve step trains on.
+
+Each module of this package registers its methods in METHODS (`paper.py`: the paper's Table 1 rows,
+`controls.py`: the analysis controls); a new method is one more module. What a method declares here is all the
+loop, the config checks and the report ask of it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from harness.registry import Registry
 
-METHODS = Registry("training method")
+METHODS = Registry("training method", __name__)
 # Where the Improve step's responses come from.
 SAMPLED = "sampled"  # the policy's own samples that the H operator selected (self-evolution)
 GIVEN = "given"      # the labeled data as given: plain prompt -> short answer (the paper's SFT baseline)
@@ -28,6 +33,11 @@ class Method:
         return self.responses != GIVEN
 
     @property
+    def learns_from_samples(self) -> bool:
+        """Whether it trains on its own samples' answers (self-evolution proper; unlabeled prompts need it)."""
+        return self.responses == SAMPLED
+
+    @property
     def cot(self) -> bool:
         """Whether it trains, and so is evaluated, with the chain-of-thought prompt. SFT fits the plain
         question -> short answer pairs of the labeled data, so it is evaluated on plain prompts: the format
@@ -35,13 +45,6 @@ class Method:
         return self.responses != GIVEN
 
 
-for _m in (
-    Method("sft", keeps_model=True, keeps_optimizer=True, responses=GIVEN),
-    Method("iterative_rft", keeps_model=True, keeps_optimizer=False),
-    Method("restem", keeps_model=False, keeps_optimizer=False),
-    Method("continuous", keeps_model=True, keeps_optimizer=True),
-    # Not a method of the paper: continuous, with each selected response swapped for the gold solution, so it
-    # takes as many steps as answer-only RFT on perfect data (ablations/controls.yaml; embedded world only).
-    Method("gold_sft", keeps_model=True, keeps_optimizer=True, responses=GOLD),
-):
-    METHODS.register(_m.name)(_m)
+def register(method: Method) -> Method:
+    """Register a method under its own name."""
+    return METHODS.register(method.name)(method)
