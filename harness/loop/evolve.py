@@ -30,6 +30,7 @@ from harness.data.datasets import short_answer
 from harness.stages.graph import Inputs, eval_splits, load_splits, prepare
 from harness.loop.rundir import RunDir, run_path
 from harness.reward.models import load_reward_model, response_scores
+from harness.reward.steps import answer_line
 from harness.reward.selection import correct_responses, false_positives, select_query
 from harness.loop.temperature import TEMPERATURE_POLICIES
 from harness.reward.unlabeled import mixin_slices
@@ -147,7 +148,7 @@ def pseudo_label_stats(queries: list[Record], golds: list[str | None]) -> dict:
     pairs = [(rec, g) for rec, g in zip(queries, golds) if rec.answer is None and rec.oracle_answer is not None]
     if not pairs:
         return {}
-    right = [g is not None and exact_match_reward(["answer: " + g], **rec.reward_fields(answer=rec.oracle_answer))[0] == 1.0
+    right = [g is not None and exact_match_reward([answer_line(g)], **rec.reward_fields(answer=rec.oracle_answer))[0] == 1.0
              for rec, g in pairs]
     return {"unlabeled_queries": len(pairs), "pseudo_label_accuracy": _mean(map(float, right))}
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from harness.model.adapters import Prompt, accepts, on_device, positions
 from harness.config import ModelConfig, OptimConfig
 from harness.train.sft import length_grouped_batches, make_optimizer
-from harness.world.oracle import response_steps
+from harness.reward.steps import scored_steps
 
 HEAD_FILE = "reward_head.safetensors"
 
@@ -122,7 +122,7 @@ class ProcessRewardModel:
         self.model.eval()
         out: list[list[float]] = []
         for i in range(0, len(prompts), batch_size):
-            batch = [StepExample(p, response_steps(r) or [""], []) for p, r in
+            batch = [StepExample(p, scored_steps(r), []) for p, r in
                      zip(prompts[i:i + batch_size], responses[i:i + batch_size])]
             values, where = self.token_values(batch)
             for row, (e, pos) in enumerate(zip(batch, where)):

@@ -21,7 +21,6 @@ from harness.data.datasets import Record
 from harness.reward.prm import StepExample
 from harness.reward.models import aggregate
 from harness.reward.models.oracle import OracleReward
-from harness.world.oracle import response_steps
 
 THRESHOLD = 0.5  # a step score above it reads "this step is correct"
 
@@ -107,7 +106,3 @@ def probes(records: list[Record], score, how: str = "min") -> dict:
     for k in kinds[1:]:
         out[f"gold_above_{k}"] = round(sum(t["gold"] > t[k] for t in table) / len(table), 4)
     return out
-
-
-def steps_of(response: str) -> list[str]:
-    return response_steps(response) or [""]

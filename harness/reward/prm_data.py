@@ -15,7 +15,7 @@ from harness.reward.answers import exact_match_reward
 from harness.config import PRMConfig
 from harness.data.datasets import Record
 from harness.reward.prm import StepExample
-from harness.world.oracle import response_steps
+from harness.reward.steps import response_steps
 
 log = logging.getLogger(__name__)
 

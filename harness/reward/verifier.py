@@ -16,7 +16,8 @@ from harness.data.datasets import Record
 from harness.io import atomic_write_text
 from harness.reward.models import AGGREGATIONS, aggregate
 from harness.reward.selection import correct_indices
-from harness.world.oracle import irrelevant_steps, response_steps
+from harness.reward.steps import response_steps
+from harness.world.oracle import irrelevant_steps
 
 ORDERS = 8  # random sample orders averaged per N
 

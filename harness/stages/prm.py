@@ -23,6 +23,7 @@ from harness.model.modeling import freeze_vision, load_model
 from harness.stages.graph import load_splits
 from harness.reward.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.reward.prm_data import Candidate, balance, candidates, mc_label
+from harness.reward.steps import scored_steps
 from harness.reward.models.oracle import OracleReward
 from harness.rollout.backends import BACKENDS
 from harness.train.sft import Example, make_optimizer, train_epoch
@@ -96,7 +97,7 @@ def mc_label_steps(records, responses: list[str], sample, cfg: RunConfig) -> lis
     labels can learn), each distinct (question, response) labelled once."""
     distinct = list(dict.fromkeys((r.id, resp) for r, resp in zip(records, responses)))
     by_id = {r.id: r for r in records}
-    cands = [Candidate(by_id[i], prm_controls.steps_of(resp), bool(exact_match_reward([resp], **by_id[i].reward_fields())[0]))
+    cands = [Candidate(by_id[i], scored_steps(resp), bool(exact_match_reward([resp], **by_id[i].reward_fields())[0]))
              for i, resp in distinct]
     labelled, _ = mc_label(cands, lambda ps, k, t, s: sample(ps, k, t, s, "MC labels of verifier samples"),
                            replace(cfg.prm, completions=cfg.prm.ceiling_completions), cfg.world.seed + 1)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from harness.data.datasets import Record
 from harness.reward.models import REWARD_MODELS, RewardModelKind
-from harness.world.oracle import NOTE, reasoning_correct, response_steps
+from harness.reward.steps import response_steps
+from harness.world.oracle import NOTE, reasoning_correct
 
 
 class OracleReward:
