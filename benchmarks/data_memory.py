@@ -64,7 +64,8 @@ def worker(way: str, data: Path, k: int, batch_sequences: int, max_new_tokens: i
     from harness.model.adapters import image_of
     from harness.config import ModelConfig
     from harness.evaluation.evaluate import prompts_of
-    from harness.stages.graph import load_splits, new_base_model
+    from harness.data.splits import load_splits
+    from harness.model.modeling import new_base_model
     from harness.rollout.backends.hf import hf_sample
 
     torch.manual_seed(0)

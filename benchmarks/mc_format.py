@@ -29,7 +29,8 @@ from harness.model.adapters import Prompt
 from harness.reward.answers import exact_match_reward
 from harness.config import BaseConfig, ModelConfig, OptimConfig
 from harness.data.datasets import OPTION_LETTERS
-from harness.stages.graph import new_base_model, pretrain
+from harness.model.modeling import new_base_model
+from harness.stages.base import pretrain
 from harness.rollout.sharded import greedy
 from harness.world.oracle import relevant_steps
 from harness.world.problems import option_walk

@@ -143,7 +143,7 @@ def load_prompts(data: Path, n: int):
     """The first n records of SPLIT as CoT prompts, their images decoded up front (outside the timing)."""
     from harness.model.adapters import image_of
     from harness.evaluation.evaluate import prompts_of
-    from harness.stages.graph import load_splits
+    from harness.data.splits import load_splits
 
     prompts = prompts_of(load_splits(data)[SPLIT][:n], cot=True)
     for p in prompts:

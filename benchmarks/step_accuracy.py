@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.config import ModelConfig
 from harness.evaluation.evaluate import prompts_of, score
 from harness.model.modeling import load_model
-from harness.stages.graph import load_splits
+from harness.data.splits import load_splits
 from harness.rollout.sharded import greedy
 from harness.world.oracle import reasoning_correct, relevant_steps
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from harness.config import WARMUP_EXPECTED_YIELD, WarmupConfig, load_config
 from harness.data.images import ImageCache, image_bytes
-from harness.stages.graph import warmup_queries
+from harness.stages.warmup import warmup_queries
 
 
 def test_image_cache_holds_at_most_its_byte_budget_least_recently_used_first(tmp_path):

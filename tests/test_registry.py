@@ -82,7 +82,7 @@ def _package(root, name: str, modules: dict[str, str]) -> None:
     pkg = root / name
     pkg.mkdir()
     (pkg / "__init__.py").write_text("from harness.registry import Registry\n"
-                                     f"THINGS = Registry('thing', __name__)\n")
+                                     "THINGS = Registry('thing', __name__)\n")
     for module, text in modules.items():
         (pkg / f"{module}.py").write_text(text)
 

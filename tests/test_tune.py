@@ -258,7 +258,7 @@ def test_slurm_worker_jobs_share_a_journal_study(tmp_path, prm_results, monkeypa
 
     if _REASON is not None:
         pytest.skip(_REASON)
-    from runners.slurm import ACTIVE, slurm_state
+    from runners.sacct import ACTIVE, slurm_state
     from harness.app.tune.launch import tune
 
     monkeypatch.setenv("SLURM_CONF", _slurm_env().get("SLURM_CONF", ""))

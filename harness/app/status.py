@@ -1,4 +1,5 @@
-"""`harness status`: one line per run of a sweep (label, seed, state, iteration, last metric, log)."""
+"""`harness status`: one line per run (label, seed, state, iteration, last metric, log) of a sweep, of the runs of
+a `harness run` name, or of one run folder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,7 @@ import yaml
 from harness.configio import ConfigError
 from harness.loop.liveness import claimed_by_live_process
 from harness.loop.rundir import RunDir
+from runners.sacct import ACTIVE, slurm_state
 
 
 def run_state(status: dict) -> str:
@@ -18,8 +20,6 @@ def run_state(status: dict) -> str:
         return state
     job = status.get("slurm_job_id")
     if job:
-        from runners.slurm import ACTIVE, slurm_state
-
         slurm = slurm_state(job)
         return state if slurm in ACTIVE or slurm is None else "failed"
     if state == "running" and not claimed_by_live_process(status):
@@ -27,14 +27,30 @@ def run_state(status: dict) -> str:
     return state
 
 
+def runs_in(folder: Path) -> list[dict]:
+    """(label, seed, path) of the runs a folder holds: a sweep's (listed in its sweep.yaml), one run folder's, or
+    the run folders of a `harness run` name (results/<name>/, one per label and config)."""
+    folder = Path(folder)
+    manifest = folder / "sweep.yaml"
+    if manifest.is_file():
+        return [{**r, "path": Path(r["path"])} for r in yaml.safe_load(manifest.read_text())["runs"]]
+    candidates = [folder] if RunDir(folder).config_path.is_file() else sorted(p for p in folder.glob("*") if p.is_dir())
+    runs = []
+    for path in candidates:
+        config = yaml.safe_load(RunDir(path).config_path.read_text()) if RunDir(path).config_path.is_file() else None
+        if config:
+            runs.append({"label": config["label"], "seed": config["seed"], "path": path})
+    if not runs:
+        raise ConfigError([f"{folder}: no runs here (no sweep.yaml, no run folder with a config.yaml); give "
+                           "results/<sweep>, results/<name> or results/<name>/<run>"])
+    return runs
+
+
 def rows(folder: Path) -> list[dict]:
-    """Status rows of every run in a sweep folder."""
-    manifest = Path(folder) / "sweep.yaml"
-    if not manifest.is_file():
-        raise ConfigError([f"{folder}: not a sweep folder (no sweep.yaml); give results/<sweep>"])
+    """Status rows of every run in a sweep folder, a `harness run` name's folder, or one run folder."""
     out = []
-    for run in yaml.safe_load(manifest.read_text())["runs"]:
-        rd = RunDir(Path(run["path"]))
+    for run in runs_in(folder):
+        rd = RunDir(run["path"])
         status = rd.status()
         summaries = [r for r in rd.metrics() if "metric" not in r]  # not the per-temperature dynamics rows
         last = summaries[-1] if summaries else {}
@@ -59,3 +75,8 @@ def format_rows(rs: list[dict]) -> str:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
     lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     return "\n".join(lines)
+
+
+def command(args) -> int:
+    print(format_rows(rows(args.folder)))
+    return 0

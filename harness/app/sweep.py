@@ -8,11 +8,13 @@ from pathlib import Path
 
 import yaml
 
-from harness.configio import ConfigError, parse_overrides
 from harness.app.grid import RunSpec, expand
+from harness.configio import ConfigError, parse_overrides
 from harness.io import atomic_write_text
-from harness.stages.graph import Stage, stages
 from harness.loop.rundir import RunDir
+from harness.stages.graph import Stage, stages
+from harness.train.memory_plan import plan_config, summary
+from runners import RUNNERS
 
 log = logging.getLogger("harness")
 
@@ -99,8 +101,6 @@ def describe_plan(sw: Sweep) -> str:
 
 
 def memory_line(cfg) -> str:
-    from harness.train.memory_plan import plan_config, summary
-
     try:
         return summary(plan_config(cfg))
     except (OSError, ValueError) as e:  # e.g. model.path exists only on the cluster
@@ -110,11 +110,14 @@ def memory_line(cfg) -> str:
 def sweep(grid_file: str | Path, cli: list[str], dry_run: bool = False, wait: bool = False,
           match: str | None = None) -> int:
     """Run (or resume) a sweep; returns the number of runs that are not done (0 = all done or submitted)."""
-    from runners import RUNNERS
-
     sw = load_sweep(grid_file, cli, match)
     if dry_run:
         print(describe_plan(sw))
         return 0
     write_manifest(sw)
     return RUNNERS.get(sw.executor)(sw, wait=wait)
+
+
+def command(args) -> int:
+    """`harness sweep`: exit 1 when runs are left unfinished."""
+    return 1 if sweep(args.grid, args.overrides, dry_run=args.dry_run, wait=args.wait, match=args.match) else 0

@@ -15,12 +15,8 @@ from pathlib import Path
 from PIL import Image
 
 from harness.reward.answers import exact_match_reward
-from harness.data.datasets import DatasetError, Record, read_mathv360k, read_mathvista, short_answer
-
-SPLIT_FILES = {"labeled": "mathv360k/labeled.json", "unlabeled": "mathv360k/unlabeled.json",
-               "val": "mathv360k/val.json", "test_id": "mathv360k/test_id.json",
-               "test_ood": "mathvista/testmini.json"}
-
+from harness.data.datasets import DatasetError, Record, short_answer
+from harness.data.splits import SPLIT_FILES, read_split
 
 def perfect_responses(rec: Record) -> list[str]:
     """Responses that must earn reward 1: the gold answer (the withheld one of an unlabeled record) after the
@@ -71,14 +67,6 @@ class SplitReport:
     @property
     def ok(self) -> bool:
         return self.error is None and self.kept > 0 and not self.failures and not self.bad_images
-
-
-def read_split(data: Path, name: str) -> tuple[list[Record], Counter]:
-    """One split of a data folder, with the records skipped per reason."""
-    path = Path(data) / SPLIT_FILES[name]
-    if name == "test_ood":
-        return read_mathvista(path)
-    return read_mathv360k(path, labeled=name != "unlabeled")
 
 
 def _decode_errors(paths: set[Path]) -> list[tuple[str, str]]:

@@ -1,15 +1,10 @@
-"""`harness data ...`: bring the real datasets into the folder `data.path` reads, and check it.
-
-    harness data split /data/MathV360K/train_samples_all_tuning.json /data/mstar   # -> /data/mstar/mathv360k/
-    harness data mathvista /data/MathVista /data/mstar                            # -> /data/mstar/mathvista/
-    harness data check /data/mstar                                                # the pre-flight; exit 2 if unusable
+"""Bring the real datasets into the folder `data.path` reads: the paper's split of MathV360K and MathVista's
+testmini in the layout of harness/data/splits.py (the `harness data split | mathvista` commands).
 
 Both writers only read their SOURCE (dataset folders are often read-only) and write atomically into OUT.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
 from pathlib import Path
@@ -119,60 +114,3 @@ def _plain(value):
     if isinstance(value, float) and value != value:  # NaN: an empty cell
         return None
     return value
-
-
-# ---- the command line -------------------------------------------------------------------------------
-
-def _split(args) -> int:
-    summary = split_mathv360k(args.source, args.out, args.seed, args.test_id, args.val, args.image_root)
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-def _mathvista(args) -> int:
-    summary = write_mathvista(args.source, args.out)
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-def _check(args) -> int:
-    from harness.data.checks import check_folder, format_report  # imports math-verify: only when checking
-
-    reports = check_folder(args.folder, decode_images=not args.no_decode)
-    print(format_report(reports, args.list))
-    return 0 if all(r.ok for r in reports) else 2
-
-
-def add_data_commands(sub) -> None:
-    """The `split`, `mathvista` and `check` subcommands, under `harness data` (or the old module alias)."""
-    s = sub.add_parser("split", help="the paper's split of MathV360K -> OUT/mathv360k/{labeled,unlabeled,val,test_id}.json")
-    s.add_argument("source", type=Path, help="MathV360K's train_samples_all_tuning.json")
-    s.add_argument("out", type=Path, help="the data folder (data.path); the splits go to OUT/mathv360k/")
-    s.add_argument("--test-id", type=int, default=SPLIT_SIZES["test_id"], help="test-ID records (paper: 750)")
-    s.add_argument("--val", type=int, default=SPLIT_SIZES["val"], help="validation records (paper: 250)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the split")
-    s.add_argument("--image-root", type=Path, help="folder record image paths start in "
-                                                   "(default: data_images/ beside SOURCE, else SOURCE's folder)")
-    s.set_defaults(func=_split)
-    m = sub.add_parser("mathvista", help="MathVista testmini (hub parquet or JSON) -> OUT/mathvista/testmini.json + images")
-    m.add_argument("source", type=Path, help="the MathVista download (a folder or one file)")
-    m.add_argument("out", type=Path, help="the data folder (data.path)")
-    m.set_defaults(func=_mathvista)
-    c = sub.add_parser("check", help="the pre-flight: per split, records kept / skipped, types, images, and the "
-                                     "share of gold answers that earn reward 1 (exit 2 unless every split is usable)")
-    c.add_argument("folder", type=Path, help="the data folder (data.path)")
-    c.add_argument("--list", type=int, default=50, help="failing records listed per split (0 = all)")
-    c.add_argument("--no-decode", action="store_true", help="do not decode every image (faster; headers only)")
-    c.set_defaults(func=_check)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m harness.data.eval_sets ...`, the old name of `harness data ...`."""
-    p = argparse.ArgumentParser(prog="python -m harness.data.eval_sets", description="Same as `harness data`.")
-    add_data_commands(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
-    try:
-        return args.func(args)
-    except DatasetError as e:
-        print(f"error: {e}")
-        return 2

@@ -398,9 +398,3 @@ def load_m3cot(path, cache: Path, limit: int | None = None, split: str = "test")
 def load_benchmark(name: str, path, cache: Path, limit: int | None = None) -> list[Record]:
     """Records of a registered benchmark read from a local path; decoded images go under `cache`."""
     return BENCHMARKS.get(name)(path, cache, limit)
-
-
-if __name__ == "__main__":  # the old entry point: `python -m harness.data.eval_sets split|mathvista|check ...`
-    from harness.data.convert import main
-
-    raise SystemExit(main())

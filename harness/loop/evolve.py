@@ -27,7 +27,8 @@ from harness.evaluation.evaluate import evaluate, prompts_of, score
 from harness.io import atomic_write_json, read_json
 from harness.train.methods import GOLD, METHODS, Method
 from harness.data.datasets import short_answer
-from harness.stages.graph import Inputs, eval_splits, load_splits, prepare
+from harness.data.splits import eval_splits, load_splits
+from harness.stages.graph import Inputs, prepare
 from harness.loop.rundir import RunDir, run_path
 from harness.reward.models import load_reward_model, response_scores
 from harness.reward.steps import answer_line

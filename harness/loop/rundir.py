@@ -40,10 +40,11 @@ class RunDir:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.log_path = self.path / "run.log"
+        self.config_path = self.path / "config.yaml"  # the resolved config, with the run's label
 
     def init(self, cfg: RunConfig, label: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path / "config.yaml", yaml.safe_dump({"label": label, **to_dict(cfg)}, sort_keys=False))
+        atomic_write_text(self.config_path, yaml.safe_dump({"label": label, **to_dict(cfg)}, sort_keys=False))
 
     def status(self) -> dict:
         return read_json(self.path / "status.json", {"state": "pending"})

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-from harness.model.adapters import Adapter, adapter_for
 from harness.config import ModelConfig
+from harness.model.adapters import Adapter, adapter_for
+from harness.tinyvlm import build_tiny_vlm  # also registers the embedded model with the Auto classes
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MASTER_DTYPE = torch.float32  # of weights, gradients and optimizer states, whatever model.dtype computes in
@@ -40,7 +41,6 @@ def load_model(path: str | Path, cfg: ModelConfig):
 def build_model(path: str | Path, cfg: ModelConfig, meta: bool = False):
     """(model, adapter) with float32 weights on the CPU, or with `meta` its structure only (no storage, nothing
     read but configs: a sharded copy is filled in later), with cfg's freezing, LoRA and activation checkpointing."""
-    import harness.tinyvlm  # noqa: F401  registers the embedded model with the Auto classes
     from transformers import AutoProcessor
 
     torch.set_num_threads(cfg.threads)
@@ -161,3 +161,16 @@ def add_lora(model, adapter: Adapter, rank: int, alpha: float):
     peft = import_peft()
     config = peft.LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=lora_targets(model, adapter))
     return peft.get_peft_model(model, config)
+
+
+def save_policy(model, adapter: Adapter, path: Path) -> None:
+    """The policy and its processor as a `from_pretrained` folder."""
+    model.save_pretrained(path)
+    adapter.processor.save_pretrained(path)
+
+
+def new_base_model(m: ModelConfig):
+    """A randomly initialised embedded tiny VLM of the configured size, and its adapter."""
+    model, processor = build_tiny_vlm(hidden_size=m.hidden_size, num_hidden_layers=m.num_hidden_layers,
+                                      num_attention_heads=m.num_attention_heads, intermediate_size=4 * m.hidden_size)
+    return model, adapter_for(model, processor)

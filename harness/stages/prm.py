@@ -20,7 +20,7 @@ from harness.evaluation.evaluate import prompts_of
 from harness.reward.answers import exact_match_reward
 from harness.io import atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
 from harness.model.modeling import freeze_vision, load_model
-from harness.stages.graph import load_splits
+from harness.data.splits import load_splits
 from harness.reward.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.reward.prm_data import Candidate, balance, candidates, mc_label
 from harness.reward.steps import scored_steps

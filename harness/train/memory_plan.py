@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from harness.config import RunConfig
-from harness.model.modeling import DTYPES
+from harness.model.modeling import DTYPES, build_model, new_base_model
 
 GIB = 2 ** 30
 MASTER_BYTES, ADAM_BYTES = 4, 8  # float32 weights (and gradients); AdamW's two float32 moments
@@ -81,14 +81,10 @@ def assumed_shape(params: float, lora_rank: int) -> Shape:
 
 def counted_shape(cfg: RunConfig) -> Shape:
     """The configured model built on the meta device (no weights read): exact parameter counts."""
-    from harness.model.modeling import build_model
-
     if cfg.model.path:
         model, _ = build_model(cfg.model.path, cfg.model, meta=True)
         source = f"counted from {cfg.model.path}/config.json"
     else:
-        from harness.stages.graph import new_base_model
-
         with torch.device("meta"):
             model, _ = new_base_model(cfg.model)
         source = "counted from the embedded model's config (model.hidden_size, num_hidden_layers, ...)"

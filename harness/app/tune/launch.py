@@ -19,6 +19,7 @@ from harness.io import atomic_write_json, atomic_write_text
 from harness.app.tune.report import assignments, write_report
 from harness.app.tune.spec import Tune, load_tune, resolved
 from harness.app.tune.study import completed, open_study, work
+from runners.slurm import executor
 
 log = logging.getLogger("harness")
 
@@ -44,6 +45,11 @@ def tune(spec_file: str | Path, overrides: list[str], workers: int = 1) -> int:
         for p in procs:
             p.join()
     return summarize(t)
+
+
+def command(args) -> int:
+    """`harness tune`."""
+    return tune(args.spec, args.overrides, workers=args.workers)
 
 
 def summarize(t: Tune) -> int:
@@ -77,8 +83,6 @@ class TuneWorker:
 
 def submit(t: Tune, workers: int) -> list[str]:
     """Submit `workers` worker jobs; their ids go to slurm_jobs.json in the study folder."""
-    from runners.slurm import executor
-
     ex = executor(t.folder / "slurm", t.config.slurm, f"{t.name}-tune")
     spec_file = str(Path(t.file).resolve())
     jobs = [ex.submit(TuneWorker(spec_file, t.cli, i)) for i in range(workers)]

@@ -37,7 +37,21 @@ from pathlib import Path
 
 from harness.config import RunConfig, SelectConfig
 from harness.configio import get_dotted
+from harness.data.splits import load_splits
+from harness.evaluation.evaluate import prompts_of
+from harness.io import atomic_write_json, read_json
+from harness.loop.evolve import run
+from harness.loop.rundir import RunDir
+from harness.model.modeling import load_model
 from harness.registry import Registry
+from harness.reward.answers import exact_match_reward
+from harness.reward.models import aggregate, load_reward_model
+from harness.reward.selection import choose, correct_responses, false_positives
+from harness.rollout.backends import BACKENDS
+from harness.seeds import derive_seed
+from harness.stages.cache import config_hash, file_lock
+from harness.stages.graph import prepare
+from harness.world.oracle import reasoning_correct
 
 EVALUATIONS = Registry("tuning evaluation")
 SELECTION_METRICS = ("f1", "precision", "recall", "kept", "coverage")
@@ -79,9 +93,6 @@ def measure(objective: str, cfg: RunConfig, label: str, study_folder: Path) -> t
 
 def run_metric(objective: str, cfg: RunConfig, label: str) -> tuple[float, dict]:
     """Run (or resume, or reuse) the trial's run and read the objective from its folder."""
-    from harness.loop.evolve import run
-    from harness.loop.rundir import RunDir
-
     path = run(cfg, label)
     if objective.startswith("eval."):
         ev = json.loads((path / "eval.json").read_text())
@@ -107,9 +118,6 @@ def selection_metrics(queries: list[dict], select: SelectConfig, how: str, seed:
     >>> selection_metrics(q, SelectConfig(operator="threshold", alpha=0.2), "min", 0)
     {'precision': 0.5, 'recall': 0.5, 'f1': 0.5, 'kept': 0.5, 'coverage': 0.5}
     """
-    from harness.reward.models import aggregate
-    from harness.reward.selection import choose, false_positives
-
     rng = random.Random(seed)
     kept = good_kept = good_all = correct = covered = with_correct = 0
     unknown = False
@@ -145,10 +153,6 @@ def validation_samples(cfg: RunConfig, study_folder: Path) -> list[dict]:
 
     Sampled and scored once per (stages, sampling settings, reward model) and cached in the study folder
     (a file lock lets one worker compute it while the others wait), so a trial costs a threshold pass."""
-    from harness.io import atomic_write_json, read_json
-    from harness.stages.graph import prepare
-    from harness.stages.cache import config_hash, file_lock
-
     inputs = prepare(cfg)  # the shared stages; already built after the first trial
     key = {"warmup": str(inputs.warmup), "reward_model": cfg.reward_model.kind, "prm": str(inputs.prm),
            "k": cfg.rollout.samples_per_query, "temperature": cfg.rollout.temperature, "seed": cfg.seed,
@@ -162,16 +166,6 @@ def validation_samples(cfg: RunConfig, study_folder: Path) -> list[dict]:
 
 
 def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
-    from harness.reward.answers import exact_match_reward
-    from harness.evaluation.evaluate import prompts_of
-    from harness.loop.evolve import derive_seed
-    from harness.model.modeling import load_model
-    from harness.stages.graph import load_splits
-    from harness.reward.models import load_reward_model
-    from harness.rollout.backends import BACKENDS
-    from harness.reward.selection import correct_responses
-    from harness.world.oracle import reasoning_correct
-
     val = load_splits(inputs.data)["val"]
     model, adapter = load_model(inputs.warmup / "model", cfg.model)
     responses = BACKENDS.get(cfg.rollout.backend).sample(

@@ -27,6 +27,7 @@ import optuna
 from harness.config import RunConfig
 from harness.configio import REQUIRED, ConfigError, deep_merge, from_dict, load_yaml, parse_overrides, spec, to_dict
 from harness.app.grid import _nested, _problem_key, _resolve_base
+from harness.app.tune.objectives import check_objective
 
 DEFAULT_TPE_TRIALS = 20
 STORAGES = ("auto", "sqlite", "journal")
@@ -201,7 +202,6 @@ def load_tune(path: str | Path, overrides: list[str] | None = None) -> Tune:
     """Load and validate a spec plus `key=value` overrides (spec keys go to the spec, the rest to every trial).
 
     Raises ConfigError listing every problem of the spec, its base config, its search space and objective."""
-    from harness.app.tune.objectives import check_objective
 
     path = Path(path)
     src = str(path)

@@ -20,6 +20,7 @@ and running the same command again resumes: complete trials are kept, interrupte
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -34,8 +35,9 @@ from optuna.trial import FrozenTrial, TrialState
 from harness.io import append_jsonl
 from harness.loop.liveness import pid_alive
 from harness.stages.cache import file_lock
-from harness.app.tune.objectives import finite
-from harness.app.tune.spec import Tune
+from harness.app.tune.objectives import finite, measure
+from harness.app.tune.spec import Tune, trial_label
+from runners.sacct import ACTIVE, slurm_state
 
 log = logging.getLogger("harness")
 MAX_DUPLICATES = 50  # consecutive proposals of held points before a worker gives up (a tiny tpe space)
@@ -109,8 +111,6 @@ def worker_alive(worker: str | None) -> bool:
     if host == socket.gethostname() and not job:
         return int(pid) != os.getpid() and pid_alive(int(pid))
     if job:
-        from runners.slurm import ACTIVE, slurm_state
-
         state = slurm_state(job[0])
         if state is not None:
             return state in ACTIVE
@@ -165,8 +165,6 @@ def wanted(study: optuna.Study, tune: Tune) -> bool:
 
 
 def grid_points(tune: Tune) -> list[dict]:
-    import itertools
-
     keys = list(tune.grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(tune.grid[k] for k in keys))]
 
@@ -223,8 +221,6 @@ def evaluate(study: optuna.Study, trial: optuna.Trial, tune: Tune, objective: Ca
 
 def trial_objective(tune: Tune, params: dict) -> tuple[float, dict]:
     """The spec's objective for one parameter point: its run config through harness.app.tune.objectives."""
-    from harness.app.tune.objectives import measure
-    from harness.app.tune.spec import trial_label
 
     return measure(tune.spec.objective, tune.trial_config(params), trial_label(params), tune.folder)
 
