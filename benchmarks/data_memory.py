@@ -67,6 +67,7 @@ def worker(way: str, data: Path, k: int, batch_sequences: int, max_new_tokens: i
     from harness.data.splits import load_splits
     from harness.model.modeling import new_base_model
     from harness.rollout.backends.hf import hf_sample
+    from harness.rollout.settings import SamplingSettings
 
     torch.manual_seed(0)
     t0 = time.time()
@@ -77,7 +78,8 @@ def worker(way: str, data: Path, k: int, batch_sequences: int, max_new_tokens: i
     held = [image_of(p) for p in prompts] if way == "all-at-once" else []  # as one vLLM request list held them
     model, adapter = new_base_model(ModelConfig())
     t0 = time.time()
-    hf_sample(model, adapter, prompts[: batch_sequences // k], k, 1.0, max_new_tokens, batch_sequences)
+    hf_sample(model, adapter, prompts[: batch_sequences // k], SamplingSettings("hf", k, 1.0, max_new_tokens,
+                                                                                 batch_sequences, seed=0))
     return {**loaded, "batch_s": round(time.time() - t0, 1), "images_held": len(held),
             "peak_rss_mib": round(status_mib("VmHWM"))}
 

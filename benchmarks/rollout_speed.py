@@ -104,9 +104,11 @@ class CountingAdapter:
 def run_ours(model, adapter, prompts, args) -> list[list[str]]:
     """K responses per prompt from our sampler."""
     from harness.rollout.backends.hf import hf_sample
+    from harness.rollout.settings import SamplingSettings
 
-    return hf_sample(model, adapter, prompts, args.k, temperature=1.0, max_new_tokens=args.max_new_tokens,
-                     batch_sequences=args.batch_sequences, seed=args.seed, desc="ours")
+    settings = SamplingSettings("hf", k=args.k, temperature=1.0, max_new_tokens=args.max_new_tokens,
+                                batch_sequences=args.batch_sequences, seed=args.seed)
+    return hf_sample(model, adapter, prompts, settings, desc="ours")
 
 
 def run_generate(model, adapter, prompts, args) -> list[list[str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -111,13 +112,15 @@ def rollouts(model_dir: str, data_dir: str, store: str, *overrides) -> dict:
     from harness.data.datasets import load_mathv360k
     from harness.loop.evolve import generate, generate_reward_select
     from harness.model.strategy import load_policy
+    from harness.rollout.settings import sampling
 
     cfg = config("rollout.samples_per_query=4", "rollout.batch_sequences=8", "model.max_new_tokens=12", *overrides)
     model, adapter = load_policy(model_dir, cfg)
     queries = load_mathv360k(Path(data_dir) / "mathv360k" / "labeled.json")[:10]
-    runs = {name: generate(model, adapter, cfg, queries, 1.0, seed=7, store=folder)
+    settings = replace(sampling(cfg), temperature=1.0)
+    runs = {name: generate(model, adapter, replace(settings, seed=7), queries, store=folder)
             for name, folder in [("first", Path(store)), ("again", Path(store)), ("fresh", None)]}
-    examples, stats = generate_reward_select(model, adapter, cfg, None, queries, 1.0, 0)
+    examples, stats = generate_reward_select(model, adapter, cfg, settings, None, queries, 0)
     return {**runs, "selected": [(e.prompt.question, e.response) for e in examples], "stats": stats}
 
 

@@ -11,6 +11,7 @@ from harness.model.adapters import Prompt, on_device
 from harness.config import load_config
 from harness.model.modeling import load_model, vision_towers
 from harness.rollout.backends.hf import hf_sample
+from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import build_tiny_llava, make_image
@@ -60,7 +61,8 @@ def test_bfloat16_computes_in_bfloat16_on_float32_weights_and_samples_and_trains
     batch = on_device(adapter.encode_prompts([e.prompt for e in EXAMPLES]), model)
     with torch.no_grad():
         assert model(**batch).logits.dtype == torch.bfloat16  # model.dtype is the compute dtype
-    out = hf_sample(model, adapter, [e.prompt for e in EXAMPLES], k=2, temperature=1.0, max_new_tokens=4)
+    settings = SamplingSettings("hf", k=2, temperature=1.0, max_new_tokens=4, batch_sequences=512, seed=0)
+    out = hf_sample(model, adapter, [e.prompt for e in EXAMPLES], settings)
     assert [len(r) for r in out] == [2, 2]
     assert math.isfinite(train_step(model, adapter))
 
@@ -103,7 +105,8 @@ def test_lora_trains_only_its_adapters_and_reloads(llava_dir, tmp_path):
     batch = on_device(adapter2.encode_prompts([e.prompt for e in EXAMPLES]), again)
     with torch.no_grad():
         torch.testing.assert_close(again(**batch).logits, model.eval()(**batch).logits)
-    greedy = hf_sample(again, adapter2, [e.prompt for e in EXAMPLES], k=1, temperature=0.0, max_new_tokens=4)
+    settings = SamplingSettings("hf", k=1, temperature=0.0, max_new_tokens=4, batch_sequences=512, seed=0)
+    greedy = hf_sample(again, adapter2, [e.prompt for e in EXAMPLES], settings)
     assert len(greedy) == 2
 
 

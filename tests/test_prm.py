@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.config import PRMConfig, SelectConfig
+from harness.config import SelectConfig
 from harness.data.datasets import Record
 from harness.io import read_json
 from harness.reward.prm_data import Candidate, balance, mc_label
+from harness.rollout.settings import SamplingSettings
 from harness.reward.models import aggregate
 from harness.reward.models.oracle import OracleReward
 from harness.reward.operators import OPERATORS
@@ -24,23 +25,24 @@ def record(qtype="free_form", rid="1") -> Record:
     return Record(rid, Path("x.png"), "What is a+b?", "8", qtype, "integer", "t", solution=list(GOLD))
 
 
-def planted_completer(prompts, k, temperature, seed):
+def planted_completer(prompts, settings):
     """A policy that finishes a prefix the gold way while it is on the gold path and copies the wrong
     sum once it has left it: what a perfectly consistent completer would do."""
     out = []
     for p in prompts:
         done = [s for s in p.prefix.split("\n") if s]
         if done == GOLD[: len(done)]:
-            out.append(["\n".join(GOLD[len(done):])] * k)
+            out.append(["\n".join(GOLD[len(done):])] * settings.k)
         else:
-            out.append(["answer: 9"] * k)
+            out.append(["answer: 9"] * settings.k)
     return out
 
 
 def test_mc_labels_drop_from_the_step_that_goes_wrong():
     right = Candidate(record(), list(GOLD), True)
     wrong = Candidate(record(), ["a=3 b=5", "ask a+b", "3+6=9", "answer: 9"], False)
-    examples, completions = mc_label([right, wrong], planted_completer, PRMConfig(completions=4), seed=0)
+    settings = SamplingSettings("hf", k=4, temperature=1.0, max_new_tokens=8, batch_sequences=8, seed=0)
+    examples, completions = mc_label([right, wrong], planted_completer, settings)
     assert completions == 2 * 3 * 4  # 3 prefixes (all steps but the last) x 4 completions, per response
     good, bad = examples[0].labels, examples[1].labels
     assert good == [1.0, 1.0, 1.0, 1.0]

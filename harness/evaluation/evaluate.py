@@ -6,6 +6,7 @@ from collections import defaultdict
 from harness.model.adapters import Adapter, Prompt
 from harness.reward.answers import exact_match_reward
 from harness.data.datasets import Record
+from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy
 
 
@@ -33,11 +34,11 @@ def accuracy_table(correct: list[float], records: list[Record]) -> dict:
             "by_question_type": {k: _mean(v) for k, v in sorted(by_type.items())}}
 
 
-def evaluate(model, adapter: Adapter, splits: dict[str, list[Record]], max_new_tokens: int,
-             batch_sequences: int, cot: bool = True) -> dict:
-    """Greedy accuracy tables for each named split."""
+def evaluate(model, adapter: Adapter, splits: dict[str, list[Record]], settings: SamplingSettings,
+             cot: bool = True) -> dict:
+    """Greedy accuracy tables for each named split (decoded with the settings' backend, max_new_tokens and batch)."""
     out = {}
     for name, records in splits.items():
-        responses = greedy(model, adapter, prompts_of(records, cot), max_new_tokens, batch_sequences, desc=f"eval {name}")
+        responses = greedy(model, adapter, prompts_of(records, cot), settings, desc=f"eval {name}")
         out[name] = accuracy_table(score(responses, records), records)
     return out

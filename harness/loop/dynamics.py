@@ -7,6 +7,7 @@ every rank samples its share of them (harness/rollout/sharded.py) and every rank
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from math import comb
 
 from harness.reward.answers import exact_match_reward
@@ -14,7 +15,7 @@ from harness.data.datasets import Record
 from harness.evaluation.evaluate import prompts_of, score
 from harness.loop.metrics import METRICS
 from harness.reward.models import response_scores
-from harness.rollout.backends import BACKENDS
+from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy, sample
 
 
@@ -40,14 +41,12 @@ def reward_pass_at(correct: list[float], scores: list[float], k: int = 2) -> flo
 
 
 class ValSamples:
-    """K samples per validation query at each temperature asked for, drawn once from one policy."""
+    """K samples per validation query at each temperature asked for, drawn once from one policy with the given
+    sampling settings (their k; the temperature and the seed, `seed_of(temperature)`, per call)."""
 
-    def __init__(self, model, adapter, records: list[Record], k: int, max_new_tokens: int, batch_sequences: int,
-                 seed_of, backend: str = "hf"):
-        self.model, self.adapter, self.records, self.k = model, adapter, records, k
-        self.max_new_tokens, self.batch_sequences, self.seed_of = max_new_tokens, batch_sequences, seed_of
-        BACKENDS.get(backend)  # an unknown name fails here, with the valid ones
-        self.backend = backend
+    def __init__(self, model, adapter, records: list[Record], settings: SamplingSettings, seed_of):
+        self.model, self.adapter, self.records, self.settings, self.seed_of = model, adapter, records, settings, seed_of
+        self.k = settings.k
         self._samples: dict[float, list[list[str]]] = {}
         self._greedy: list[float] | None = None
         # per temperature, computed once: the monitor and the adaptive probe ask for the same ones
@@ -57,15 +56,13 @@ class ValSamples:
     def at(self, temperature: float) -> list[list[str]]:
         t = round(temperature, 4)
         if t not in self._samples:
-            self._samples[t] = sample(self.backend, self.model, self.adapter, prompts_of(self.records), self.k, t,
-                                      self.max_new_tokens, self.batch_sequences, seed=self.seed_of(t),
-                                      desc=f"val samples T={t}")
+            self._samples[t] = sample(self.model, self.adapter, prompts_of(self.records),
+                                      replace(self.settings, temperature=t, seed=self.seed_of(t)), f"val samples T={t}")
         return self._samples[t]
 
     def greedy_correct(self) -> list[float]:
         if self._greedy is None:
-            resp = greedy(self.model, self.adapter, prompts_of(self.records), self.max_new_tokens,
-                          self.batch_sequences, desc="val greedy")
+            resp = greedy(self.model, self.adapter, prompts_of(self.records), self.settings, desc="val greedy")
             self._greedy = score(resp, self.records)
         return self._greedy
 

@@ -12,7 +12,7 @@ import shutil
 import socket
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from harness.train import checkpoint
@@ -38,6 +38,7 @@ from harness.reward.unlabeled import mixin_slices
 from harness.reward.unlabeled_modes import UNLABELED_MODES
 from harness.seeds import derive_seed
 from harness.train.sft import Example, make_optimizer, train_epoch
+from harness.rollout.settings import SamplingSettings, evaluation, sampling
 from harness.rollout.sharded import greedy, sample
 from harness.model.strategy import load_policy
 from harness.world.oracle import reasoning_correct
@@ -77,14 +78,11 @@ class Plan:
         return out
 
 
-def generate(model, adapter, cfg: RunConfig, queries: list[Record], temperature: float, seed: int,
-             store: Path | None = None) -> list[list[str]]:
+def generate(model, adapter, settings: SamplingSettings, queries: list[Record], store: Path | None = None,
+             every: int = 1) -> list[list[str]]:
     """K responses per query with the chain-of-thought prompt (every rank samples its share; finished batches
-    go to `store`, so a restarted Generate step goes on from them)."""
-    r = cfg.rollout
-    return sample(r.backend, model, adapter, prompts_of(queries), r.samples_per_query, temperature,
-                  cfg.model.max_new_tokens, r.batch_sequences, seed=seed, desc="rollouts", store=store,
-                  every=cfg.checkpoint.rollout_batches)
+    go to `store` every `every` batches, so a restarted Generate step goes on from them)."""
+    return sample(model, adapter, prompts_of(queries), settings, "rollouts", store, every)
 
 
 def gold_answer(rec: Record, responses: list[str], scores: dict[str, float] | None, mode: str) -> str | None:
@@ -164,11 +162,13 @@ def judge(rm, cfg: RunConfig, queries: list[Record], responses: list[list[str]])
     return list(zip(rewards, scores, golds))
 
 
-def generate_reward_select(model, adapter, cfg: RunConfig, rm, queries: list[Record], temperature: float,
+def generate_reward_select(model, adapter, cfg: RunConfig, settings: SamplingSettings, rm, queries: list[Record],
                            t: int, store: Path | None = None, gold: bool = False) -> tuple[list[Example], dict]:
-    """One iteration's training examples from the policy's own samples, with selection statistics. Every rank
-    samples and judges its share of the queries; with the shares gathered, every rank selects the same examples."""
-    responses = generate(model, adapter, cfg, queries, temperature, derive_seed(cfg.seed, t, "generate"), store)
+    """Iteration t's training examples from the policy's own samples (drawn with `settings`), with selection
+    statistics. Every rank samples and judges its share of the queries; with the shares gathered, every rank
+    selects the same examples."""
+    responses = generate(model, adapter, replace(settings, seed=derive_seed(cfg.seed, t, "generate")), queries, store,
+                         cfg.checkpoint.rollout_batches)
     judged = distributed.map_shards(lambda idx: judge(rm, cfg, [queries[i] for i in idx], [responses[i] for i in idx]),
                                     list(range(len(queries))))
     rewards, scores, golds = (list(x) for x in zip(*judged)) if judged else ([], [], [])
@@ -181,22 +181,22 @@ def given_answers(queries: list[Record]) -> list[Example]:
     return [Example(Prompt(rec.question, rec.image, cot=False), short_answer(rec.answer, rec.choices)) for rec in queries]
 
 
-def val_greedy(model, adapter, cfg: RunConfig, val: list[Record], cot: bool) -> dict:
+def val_greedy(model, adapter, cfg: RunConfig, settings: SamplingSettings, val: list[Record], cot: bool) -> dict:
     """Greedy accuracy on the whole validation split."""
     if not cfg.monitor.greedy:
         return {}
-    resp = greedy(model, adapter, prompts_of(val, cot), cfg.model.max_new_tokens, cfg.eval.batch_sequences, desc="val")
+    resp = greedy(model, adapter, prompts_of(val, cot), evaluation(settings, cfg), desc="val")
     return {"val_greedy_accuracy": _mean(score(resp, val))}
 
 
-def val_samples(model, adapter, cfg: RunConfig, val: list[Record], version: int) -> ValSamples | None:
+def val_samples(model, adapter, cfg: RunConfig, settings: SamplingSettings, val: list[Record],
+                version: int) -> ValSamples | None:
     """Samples of the policy after `version` Improve steps, shared by the monitor and the temperature policy."""
     if not cfg.monitor.temperatures and not TEMPERATURE_POLICIES.get(cfg.temperature.policy).probes:
         return None
     m = cfg.monitor
-    return ValSamples(model, adapter, val[: m.queries or None], m.samples, cfg.model.max_new_tokens,
-                      cfg.rollout.batch_sequences, lambda temp: derive_seed(cfg.seed, "val", version, temp),
-                      cfg.rollout.backend)
+    return ValSamples(model, adapter, val[: m.queries or None], replace(settings, k=m.samples),
+                      lambda temp: derive_seed(cfg.seed, "val", version, temp))
 
 
 def dynamics(vs: ValSamples | None, rm, cfg: RunConfig, iteration: int, seen: int) -> list[dict]:
@@ -226,7 +226,8 @@ def carry_over(method: Method, model, adapter, opt, sched, cfg: RunConfig, pi0: 
     return model, adapter, opt, sched
 
 
-def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: RunDir, log: logging.Logger):
+def evolve(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: dict[str, list[Record]], rd: RunDir,
+           log: logging.Logger):
     """Run (or resume) every iteration of the plan; returns the final (model, adapter).
 
     Under torchrun every rank runs this loop and ends each step with the same weights: each samples and judges
@@ -253,7 +254,7 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
             rd.truncate_metrics(start)
         log.info("resuming after iteration %d/%d%s", start, plan.iterations,
                  f", Improve step {progress['step']}" if progress else "")
-    vs = val_samples(model, adapter, cfg, val, start)
+    vs = val_samples(model, adapter, cfg, settings, val, start)
     if start == 0 and progress is None:
         rows = dynamics(vs, rm, cfg, 0, 0)  # pi_0, before self-evolution
         if main:
@@ -264,13 +265,13 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
         if progress is None:
             model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
             if vs is not None and vs.model is not model:  # ReST-EM restarted from pi_0
-                vs = val_samples(model, adapter, cfg, val, 0)
+                vs = val_samples(model, adapter, cfg, settings, val, 0)
             temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)
             queries = [labeled[i] for i in plan.queries(t)] + [unlabeled[i] for i in mixin[t]]
             if method.samples:
                 store = folder / f"generate-T{temperature:g}" if cfg.checkpoint.rollout_batches else None
-                examples, sel = generate_reward_select(model, adapter, cfg, rm, queries, temperature, t, store,
-                                                       gold=method.responses == GOLD)
+                examples, sel = generate_reward_select(model, adapter, cfg, replace(settings, temperature=temperature),
+                                                       rm, queries, t, store, gold=method.responses == GOLD)
             else:
                 examples, sel = given_answers(queries), {}
             if main and cfg.checkpoint.every_steps:
@@ -288,10 +289,10 @@ def evolve(cfg: RunConfig, inputs: Inputs, splits: dict[str, list[Record]], rd: 
                           progress=progress, after_step=save_progress if cfg.checkpoint.every_steps else None)
         progress = None
         seen += len(plan.queries(t))
-        vs = val_samples(model, adapter, cfg, val, t + 1)
+        vs = val_samples(model, adapter, cfg, settings, val, t + 1)
         row = {"iteration": t + 1, "queries_seen": seen, "train_loss": fit["loss"], "sft_steps": fit["steps"],
                "accumulation_steps": fit.get("accumulation_steps"), "lr": sched.get_last_lr()[0],
-               "temperature": temperature, **probe, **sel, **val_greedy(model, adapter, cfg, val, method.cot)}
+               "temperature": temperature, **probe, **sel, **val_greedy(model, adapter, cfg, settings, val, method.cot)}
         rows = [*dynamics(vs, rm, cfg, t + 1, seen), {**row, "seconds": round(time.time() - t0, 1)}]
         if main:
             rd.add_metrics(rows)
@@ -347,8 +348,9 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
             if main:
                 atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
             splits = load_splits(inputs.data)  # read once: the loaders verify every image
-            model, adapter = evolve(cfg, inputs, splits, rd, log)
-            result = final_evaluation(cfg, inputs, splits, model, adapter)
+            settings = sampling(cfg)  # how this run samples; its steps take it with their own values replaced
+            model, adapter = evolve(cfg, settings, inputs, splits, rd, log)
+            result = final_evaluation(cfg, settings, inputs, splits, model, adapter)
             if main:
                 rd.write_eval(result)
                 rd.set_status("done")
@@ -377,16 +379,15 @@ def _shared_stages(cfg: RunConfig) -> Inputs:
     return inputs if distributed.is_main() else prepare(cfg)
 
 
-def final_evaluation(cfg: RunConfig, inputs: Inputs, splits: dict, model, adapter) -> dict:
+def final_evaluation(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: dict, model, adapter) -> dict:
     """eval.json: greedy accuracy of the final model, pi_0 and the base model on the test splits (and benchmarks)."""
     images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images (datasets are only read)
     benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
     cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
-    final = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"], **benchmarks},
-                     cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=cot)
+    greedy_eval = evaluation(settings, cfg)
+    final = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"], **benchmarks}, greedy_eval, cot=cot)
     warm = read_json(inputs.warmup / "eval.json")
     if benchmarks:  # pi_0 on the extra test sets, for the gains over +warm-up (Table 5)
-        warm.update(evaluate(*load_policy(inputs.warmup / "model", cfg), benchmarks, cfg.model.max_new_tokens,
-                             cfg.eval.batch_sequences))
+        warm.update(evaluate(*load_policy(inputs.warmup / "model", cfg), benchmarks, greedy_eval))
     return {"final": final, "warmup": warm, "base": read_json(Path(inputs.base) / "eval.json"),
             "prompts": {"final": "cot" if cot else "plain", "warmup": "cot", "base": "plain"}}

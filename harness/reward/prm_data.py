@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from harness.model.adapters import Prompt
 from harness.reward.answers import exact_match_reward
-from harness.config import PRMConfig
 from harness.data.datasets import Record
 from harness.reward.prm import StepExample
+from harness.rollout.settings import SamplingSettings
 from harness.reward.steps import response_steps
 
 log = logging.getLogger(__name__)
@@ -85,19 +85,19 @@ def completion_prompts(cands: list[Candidate]) -> tuple[list[Prompt], list[tuple
     return prompts, where
 
 
-def mc_label(cands: list[Candidate], sample, cfg: PRMConfig, seed: int) -> tuple[list[StepExample], int]:
+def mc_label(cands: list[Candidate], complete, settings: SamplingSettings) -> tuple[list[StepExample], int]:
     """Step labels by Monte-Carlo completion; returns the labelled examples and the number of completions.
 
-    `sample(prompts, k, temperature, seed)` is a rollout backend bound to pi_hat_0: each prefix is
-    encoded once and shared by its N completions.
+    `complete(prompts, settings)` samples pi_hat_0, `settings.k` (N) completions of every step prefix: each prefix
+    is encoded once and shared by its N completions.
     """
     labels = [[0.0] * (len(c.steps) - 1) + [float(c.correct)] for c in cands]
     prompts, where = completion_prompts(cands)
-    completions = sample(prompts, cfg.completions, cfg.temperature, seed) if prompts else []
+    completions = complete(prompts, settings) if prompts else []
     for p, (i, k), comps in zip(prompts, where, completions):
         rec = cands[i].record
         hits = exact_match_reward([p.prefix + c for c in comps], **rec.reward_fields())
         labels[i][k] = sum(h or 0.0 for h in hits) / len(comps)
     examples = [StepExample(Prompt(c.record.question, c.record.image, cot=True), c.steps, lab)
                 for c, lab in zip(cands, labels)]
-    return examples, len(prompts) * cfg.completions
+    return examples, len(prompts) * settings.k

@@ -1,6 +1,7 @@
-"""Rollouts and greedy decoding spread over the ranks of a run, in fixed batches.
+"""The one sampling call of the harness (`sample`, and `greedy`): K responses per prompt with the settings of a
+SamplingSettings record, through its backend, spread over the ranks of a run in fixed batches.
 
-The prompts are sorted by length (as the hf sampler sorts them) and cut into batches of `batch_sequences // k`
+With per-batch seeds (the run's loop), the prompts are sorted by length (as the hf sampler sorts them) and cut into batches of `batch_sequences // k`
 prompts; batch b is sampled by rank b mod W with a seed derived from (seed, b) alone, and the batches are
 gathered so every rank holds every response. The responses therefore do not depend on the number of ranks (a
 batch gets the same prompts and seed wherever it runs), and a fixed seed gives the same result. In one process
@@ -11,42 +12,53 @@ there are not sampled again: a job stopped by its time limit mid-Generate resume
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from harness import distributed
 from harness.model.adapters import Adapter, Prompt
 from harness.io import atomic_write_json, read_json
 from harness.rollout.backends import BACKENDS
+from harness.rollout.settings import SamplingSettings
 from harness.seeds import derive_seed
 from harness.model.strategy import inference
 
 
-def sample(backend: str, model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float,
-           max_new_tokens: int, batch_sequences: int, seed: int = 0, desc: str = "sampling",
+def sample(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings, desc: str = "sampling",
            store: Path | None = None, every: int = 1) -> list[list[str]]:
-    """K responses per prompt (temperature 0: greedy, k=1), every rank sampling its share (collective)."""
-    chosen = BACKENDS.get(backend)
-    sampler = chosen.sample
-    if not chosen.shardable:  # it batches and seeds by itself, in one process (harness/config.py refuses torchrun)
-        return sampler(model, adapter, prompts, k, temperature, max_new_tokens, batch_sequences, seed=seed, desc=desc)
-    per = max(1, batch_sequences // k)
+    """K responses per prompt (temperature 0: greedy, k=1): the one sampling call of the harness. With per-batch
+    seeds every rank samples its share (collective); otherwise the backend samples the whole call with one seed, in
+    one process (as a backend that batches and seeds by itself always does: harness/config.py refuses it under
+    torchrun)."""
+    backend = BACKENDS.get(settings.backend)
+    if not backend.shardable:
+        return backend.sample(model, adapter, prompts, settings, desc)
+    with inference(model):
+        if not settings.seed_per_batch:
+            return backend.sample(model, adapter, prompts, settings, desc)
+        return _sample_batches(backend, model, adapter, prompts, settings, desc, store, every)
+
+
+def _sample_batches(backend, model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings, desc: str,
+                    store: Path | None, every: int) -> list[list[str]]:
+    per = max(1, settings.batch_sequences // settings.k)
     order = sorted(range(len(prompts)), key=lambda i: len(adapter.user_text(prompts[i])))
     batches = [order[i:i + per] for i in range(0, len(order), per)]
     mine: dict[int, list[list[str]]] = {}
     pending: list[int] = []
-    with inference(model):
-        for b in range(distributed.rank(), len(batches), distributed.world_size()):
-            saved = read_json(store / f"batch-{b:06d}.json") if store else None
-            if saved is not None:
-                mine[b] = saved
-                continue
-            mine[b] = sampler(model, adapter, [prompts[j] for j in batches[b]], k, temperature, max_new_tokens,
-                              batch_sequences, seed=derive_seed(seed, "batch", b), desc=f"{desc} {b + 1}/{len(batches)}")
-            pending.append(b)
-            if store and every and len(pending) >= every:
-                _write(store, mine, pending)
-        if store and every:
+    for b in range(distributed.rank(), len(batches), distributed.world_size()):
+        saved = read_json(store / f"batch-{b:06d}.json") if store else None
+        if saved is not None:
+            mine[b] = saved
+            continue
+        mine[b] = backend.sample(model, adapter, [prompts[j] for j in batches[b]],
+                                 replace(settings, seed=derive_seed(settings.seed, "batch", b)),
+                                 f"{desc} {b + 1}/{len(batches)}")
+        pending.append(b)
+        if store and every and len(pending) >= every:
             _write(store, mine, pending)
+    if store and every:
+        _write(store, mine, pending)
     results: list[list[str]] = [[] for _ in prompts]
     for part in distributed.gather(mine):
         for b, responses in part.items():
@@ -61,8 +73,6 @@ def _write(store: Path, mine: dict, pending: list[int]) -> None:
     pending.clear()
 
 
-def greedy(model, adapter: Adapter, prompts: list[Prompt], max_new_tokens: int, batch_sequences: int,
-           desc: str = "greedy") -> list[str]:
-    """One greedy response per prompt, the batches spread over the ranks (collective)."""
-    out = sample("hf", model, adapter, prompts, 1, 0.0, max_new_tokens, batch_sequences, desc=desc)
-    return [r[0] for r in out]
+def greedy(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings, desc: str = "greedy") -> list[str]:
+    """One greedy response per prompt, with the settings' backend (the batches spread over the ranks: collective)."""
+    return [r[0] for r in sample(model, adapter, prompts, settings.greedy(), desc)]

@@ -14,6 +14,7 @@ from harness.evaluation.evaluate import evaluate
 from harness.io import atomic_write_json
 from harness.model.adapters import Adapter
 from harness.model.modeling import new_base_model, save_policy
+from harness.rollout.settings import evaluation, stage_sampling
 from harness.train import checkpoint
 from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.world.corpus import base_corpus
@@ -58,7 +59,7 @@ def build(cfg: RunConfig, data: Path, out: Path, resume: Path | None = None) -> 
     model, losses = pretrain(model, adapter, corpus, b.optim, b.steps, resume)
     save_policy(model, adapter, out / "model")
     splits = eval_splits(load_splits(data))
-    ev = evaluate(model, adapter, splits, cfg.model.max_new_tokens, cfg.eval.batch_sequences, cot=False)
+    ev = evaluate(model, adapter, splits, evaluation(stage_sampling(cfg), cfg), cot=False)
     atomic_write_json(out / "eval.json", ev)
     return {"params": sum(p.numel() for p in model.parameters()), "epoch_losses": losses,
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}

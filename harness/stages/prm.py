@@ -25,11 +25,13 @@ from harness.reward.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.reward.prm_data import Candidate, balance, candidates, mc_label
 from harness.reward.steps import scored_steps
 from harness.reward.models.oracle import OracleReward
-from harness.rollout.backends import BACKENDS
+from harness.rollout.settings import SamplingSettings, stage_sampling
+from harness.rollout.sharded import sample
 from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.reward import prm_controls, verifier
 
 log = logging.getLogger(__name__)
+VERIFIER_TEMPERATURE = 1.0  # pi_0's validation samples for the verifier analysis, as in the paper's Fig. 2
 
 
 def build(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
@@ -37,12 +39,13 @@ def build(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
     splits = load_splits(data)
     model, adapter = train_pi_hat(cfg, warmup, splits["labeled"])
     pi_hat = copy.deepcopy(model.state_dict())  # every PRM (learned, controls) starts from the same backbone
-    sample = _sampler(model, adapter, cfg)
+    settings = replace(stage_sampling(cfg), k=p.samples_per_query, temperature=p.temperature)  # seeded by `seed`
     rng = random.Random(seed)
     questions = rng.sample(splits["labeled"], min(p.questions, len(splits["labeled"])))
-    responses = sample(prompts_of(questions), p.samples_per_query, p.temperature, seed, "PRM responses")
+    responses = sample(model, adapter, prompts_of(questions), settings, "PRM responses")
     cands = balance(candidates(questions, responses, p.max_per_query), p.responses, rng)
-    examples, completions = mc_label(cands, lambda ps, k, t, s: sample(ps, k, t, s, "MC completions"), p, seed)
+    examples, completions = mc_label(cands, lambda ps, s: sample(model, adapter, ps, s, "MC completions"),
+                                     replace(settings, k=p.completions))
     log.info("PRM data: %d responses labelled with %d completions", len(examples), completions)
     write_jsonl(out / "steps.jsonl", [{"id": e.prompt.question, "steps": e.steps, "labels": e.labels} for e in examples])
 
@@ -71,7 +74,8 @@ def build(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
             model.load_state_dict(pi_hat)
             scored[name] = scored_by(fit(model, adapter, labelled, cfg)[0].scorer(), val, flat_recs, flat)
         model.load_state_dict(pi_hat)
-        scored["mc_labels"] = {"steps": mc_label_steps(flat_recs, flat, sample, cfg), "probes": {}}
+        complete = lambda ps, s: sample(model, adapter, ps, s, "MC labels of verifier samples")  # noqa: E731
+        scored["mc_labels"] = {"steps": mc_label_steps(flat_recs, flat, complete, settings, cfg), "probes": {}}
     if all(r.solution for r in val):
         scored["oracle"] = scored_by(OracleReward().step_scores, val, flat_recs, flat)
     report["verifier"] = analyse_verifier(val, val_responses, scored, p.verifier_samples, out / "verifier")
@@ -92,15 +96,16 @@ def fit(model, adapter, examples, cfg: RunConfig) -> tuple[ProcessRewardModel, l
     return prm, train_prm(prm, examples, cfg.prm.optim, cfg.prm.epochs, cfg.world.seed)
 
 
-def mc_label_steps(records, responses: list[str], sample, cfg: RunConfig) -> list[list[float]]:
+def mc_label_steps(records, responses: list[str], complete, settings: SamplingSettings,
+                   cfg: RunConfig) -> list[list[float]]:
     """Step scores of held-out responses = their own Monte-Carlo labels (the ceiling a PRM trained on such
-    labels can learn), each distinct (question, response) labelled once."""
+    labels can learn), each distinct (question, response) labelled once, with prm.ceiling_completions
+    completions per step prefix (`complete(prompts, settings)`, as for mc_label)."""
     distinct = list(dict.fromkeys((r.id, resp) for r, resp in zip(records, responses)))
     by_id = {r.id: r for r in records}
     cands = [Candidate(by_id[i], scored_steps(resp), bool(exact_match_reward([resp], **by_id[i].reward_fields())[0]))
              for i, resp in distinct]
-    labelled, _ = mc_label(cands, lambda ps, k, t, s: sample(ps, k, t, s, "MC labels of verifier samples"),
-                           replace(cfg.prm, completions=cfg.prm.ceiling_completions), cfg.world.seed + 1)
+    labelled, _ = mc_label(cands, complete, replace(settings, k=cfg.prm.ceiling_completions, seed=cfg.world.seed + 1))
     labels = {key: e.labels for key, e in zip(distinct, labelled)}
     return [labels[(r.id, x)] for r, x in zip(records, responses)]
 
@@ -117,20 +122,11 @@ def train_pi_hat(cfg: RunConfig, warmup: Path, labeled) -> tuple:
     return model, adapter
 
 
-def _sampler(model, adapter, cfg: RunConfig):
-    backend = BACKENDS.get(cfg.rollout.backend).sample
-
-    def sample(prompts, k, temperature, seed, desc):
-        return backend(model, adapter, prompts, k, temperature, cfg.model.max_new_tokens, cfg.rollout.batch_sequences,
-                       seed=seed, desc=desc)
-    return sample
-
-
 def verifier_samples(cfg: RunConfig, warmup: Path, val) -> list[list[str]]:
-    """pi_0's responses to the validation questions at T=1.0 (the paper's Fig. 2 setting)."""
+    """pi_0's responses to the validation questions at the paper's Fig. 2 temperature."""
     model, adapter = load_model(warmup / "model", cfg.model)
-    return _sampler(model, adapter, cfg)(prompts_of(val), cfg.prm.verifier_samples, 1.0, cfg.world.seed,
-                                         "verifier samples")
+    settings = replace(stage_sampling(cfg), k=cfg.prm.verifier_samples, temperature=VERIFIER_TEMPERATURE)
+    return sample(model, adapter, prompts_of(val), settings, "verifier samples")
 
 
 def analyse_verifier(val, responses: list[list[str]], scored: dict, k: int, out: Path) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from harness.config import RunConfig, SelectConfig
@@ -16,7 +17,8 @@ from harness.model.adapters import Prompt
 from harness.model.modeling import load_model, save_policy
 from harness.reward.answers import exact_match_reward
 from harness.reward.selection import select_query
-from harness.rollout.backends import BACKENDS
+from harness.rollout.settings import evaluation, stage_sampling
+from harness.rollout.sharded import sample
 from harness.train.sft import Example, make_optimizer, train_epoch
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,9 @@ def build(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     splits = load_splits(data)
     labeled = warmup_queries(splits["labeled"], w.query_count(len(splits["labeled"])), cfg.world.seed)
     hinted = [Prompt(r.question, r.image, cot=True, hint=short_answer(r.answer, r.choices)) for r in labeled]
-    sample = BACKENDS.get(cfg.rollout.backend).sample
-    responses = sample(model, adapter, hinted, w.samples_per_query, w.temperature, cfg.model.max_new_tokens,
-                       cfg.rollout.batch_sequences, seed=cfg.world.seed, desc="warm-up rationales")
+    settings = stage_sampling(cfg)
+    responses = sample(model, adapter, hinted, replace(settings, k=w.samples_per_query, temperature=w.temperature),
+                       "warm-up rationales")
     rng = random.Random(cfg.world.seed)
     keep = SelectConfig(operator="all", dedup=w.dedup, max_per_query=w.max_per_query)  # draws nothing from rng
     pool, solved = [], 0  # (record id, example)
@@ -56,8 +58,7 @@ def build(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     losses = [train_epoch(model, adapter, opt, sched, examples, w.optim, seed=e, desc=f"warm-up epoch {e}")["loss"]
               for e in range(w.epochs)]
     save_policy(model, adapter, out / "model")
-    ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"]}, cfg.model.max_new_tokens,
-                  cfg.eval.batch_sequences)
+    ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"]}, evaluation(settings, cfg))
     atomic_write_json(out / "eval.json", ev)
     return {"queries_solved": solved, "rationales": len(pool), "examples": len(examples), "losses": losses,
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from harness.config import RunConfig, SelectConfig
@@ -47,7 +48,8 @@ from harness.registry import Registry
 from harness.reward.answers import exact_match_reward
 from harness.reward.models import aggregate, load_reward_model
 from harness.reward.selection import choose, correct_responses, false_positives
-from harness.rollout.backends import BACKENDS
+from harness.rollout.settings import sampling
+from harness.rollout.sharded import sample
 from harness.seeds import derive_seed
 from harness.stages.cache import config_hash, file_lock
 from harness.stages.graph import prepare
@@ -168,10 +170,9 @@ def validation_samples(cfg: RunConfig, study_folder: Path) -> list[dict]:
 def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
     val = load_splits(inputs.data)["val"]
     model, adapter = load_model(inputs.warmup / "model", cfg.model)
-    responses = BACKENDS.get(cfg.rollout.backend).sample(
-        model, adapter, prompts_of(val), cfg.rollout.samples_per_query, cfg.rollout.temperature,
-        cfg.model.max_new_tokens, cfg.rollout.batch_sequences, seed=derive_seed(cfg.seed, "tune", "val"),
-        desc="pi_0 validation samples")
+    # sampled once per study, in this process: one generator over the whole call
+    settings = replace(sampling(cfg), seed=derive_seed(cfg.seed, "tune", "val"), seed_per_batch=False)
+    responses = sample(model, adapter, prompts_of(val), settings, "pi_0 validation samples")
     del model
     # distinct responses: the proxy judges which strings H keeps (duplicates would only repeat a verdict)
     correct = [correct_responses(resps, exact_match_reward(resps, **rec.reward_fields()), dedup=True)

@@ -18,7 +18,7 @@ BACKENDS = Registry("rollout backend", __name__)
 class Backend:
     """A rollout backend and what the sharded sampler and the config checks ask of it."""
 
-    sample: Callable  # (model, adapter, prompts, k, temperature, max_new_tokens, batch_sequences, seed, desc)
+    sample: Callable  # (model, adapter, prompts, SamplingSettings, desc) -> K responses per prompt
     shardable: bool = True  # samples any batch of prompts with its own seed, so batches can go to any rank (else it
     #                         batches and seeds by itself, in one process)
 

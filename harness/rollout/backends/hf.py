@@ -15,19 +15,25 @@ from tqdm.auto import tqdm
 from harness.model.adapters import Adapter, Prompt, accepts, on_device
 from harness.rollout.backends import backend
 from harness.rollout.kvcache import GrowingCache, SharedPrefixCache
+from harness.rollout.settings import SamplingSettings
 
 
-def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+def _pick(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> torch.Tensor:
     if temperature <= 0:
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:  # nucleus: keep the most likely tokens up to top_p of the probability (always the first)
+        sorted_probs, order = probs.sort(-1, descending=True)
+        outside = sorted_probs.cumsum(-1) - sorted_probs >= top_p
+        probs = probs.scatter(-1, order, sorted_probs.masked_fill(outside, 0.0))
     # Drawn on the CPU with the seeded CPU generator: the same samples on any device (a no-op on CPU).
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
 
 
 @torch.inference_mode()
-def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float,
-                  max_new_tokens: int, generator) -> list[list[str]]:
+def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings,
+                  generator) -> list[list[str]]:
+    k, max_new_tokens = settings.k, settings.max_new_tokens
     inputs = on_device(adapter.encode_prompts(prompts), model)
     mask = inputs["attention_mask"]
     # The same rules as transformers' generate: positions as the adapter numbers them (from the padding mask
@@ -50,7 +56,7 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
     tokens: list[list[int]] = [[] for _ in range(n)]
     next_pos = adapter.next_positions(pos, inputs["attention_mask"]).repeat_interleave(k, 0)
     for step_index in range(max_new_tokens):
-        tok = _pick(logits, temperature, generator)
+        tok = _pick(logits, settings.temperature, settings.top_p, generator)
         ended |= tok == adapter.eos_token_id
         for row, t in zip(rows[~ended].tolist(), tok[~ended].tolist()):
             tokens[row].append(t)
@@ -71,21 +77,21 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], k: int, temper
 
 
 @backend("hf")
-def hf_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float, max_new_tokens: int,
-              batch_sequences: int = 512, seed: int = 0, desc: str = "sampling") -> list[list[str]]:
-    """K responses per prompt (temperature 0 = greedy, then k must be 1)."""
-    if temperature <= 0 and k != 1:
+def hf_sample(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings,
+              desc: str = "sampling") -> list[list[str]]:
+    """K responses per prompt (temperature 0 = greedy, then k must be 1), one seeded generator over the call."""
+    if settings.temperature <= 0 and settings.k != 1:
         raise ValueError("greedy decoding gives one response per prompt; use k=1")
     model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    per_chunk = max(1, batch_sequences // k)
+    generator = torch.Generator().manual_seed(settings.seed)
+    per_chunk = max(1, settings.batch_sequences // settings.k)
     # Chunks of similar prompt length: less left padding for every decode step to attend over.
     order = sorted(range(len(prompts)), key=lambda i: len(adapter.user_text(prompts[i])))
     results: list[list[str]] = [[] for _ in prompts]
     with tqdm(total=len(prompts), desc=desc, unit="prompt", leave=False, mininterval=2) as bar:
         for i in range(0, len(order), per_chunk):
             chunk = order[i:i + per_chunk]
-            out = _sample_chunk(model, adapter, [prompts[j] for j in chunk], k, temperature, max_new_tokens, generator)
+            out = _sample_chunk(model, adapter, [prompts[j] for j in chunk], settings, generator)
             for j, responses in zip(chunk, out):
                 results[j] = responses
             bar.update(len(chunk))

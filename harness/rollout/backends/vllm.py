@@ -12,6 +12,7 @@ import tempfile
 
 from harness.model.adapters import Adapter, Prompt, image_of
 from harness.rollout.backends import backend
+from harness.rollout.settings import SamplingSettings
 
 # GPU memory share the engine may take: the policy being trained stays resident on the same GPU.
 GPU_MEMORY_UTILIZATION = 0.5
@@ -33,15 +34,16 @@ def requests(adapter: Adapter, prompts: list[Prompt]) -> list[dict]:
     return [{"prompt": adapter.render(p) + p.prefix, "multi_modal_data": {"image": image_of(p)}} for p in prompts]
 
 
-def sampling_params(vllm, k: int, temperature: float, max_new_tokens: int, seed: int, stop_id: int):
-    """The config's sampling as vLLM SamplingParams (temperature 0 = greedy, one response)."""
-    return vllm.SamplingParams(n=k, temperature=temperature, max_tokens=max_new_tokens, seed=seed,
-                               stop_token_ids=[stop_id], skip_special_tokens=True)
+def sampling_params(vllm, settings: SamplingSettings, stop_id: int):
+    """The sampling settings as vLLM SamplingParams (temperature 0 = greedy, one response)."""
+    return vllm.SamplingParams(n=settings.k, temperature=settings.temperature, top_p=settings.top_p,
+                               max_tokens=settings.max_new_tokens, seed=settings.seed, stop_token_ids=[stop_id],
+                               skip_special_tokens=True)
 
 
 @backend("vllm", shardable=False)
-def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperature: float, max_new_tokens: int,
-                batch_sequences: int = 512, seed: int = 0, desc: str = "sampling") -> list[list[str]]:
+def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings,
+                desc: str = "sampling") -> list[list[str]]:
     """K responses per prompt from a vLLM engine loaded with the current weights."""
     vllm = import_vllm()
     with tempfile.TemporaryDirectory(prefix="harness-vllm-") as folder:
@@ -50,10 +52,10 @@ def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], k: int, temperat
         adapter.processor.save_pretrained(folder)
         # the saved weights are the float32 master weights: the engine computes in the policy's compute dtype
         dtype = str(getattr(model, "compute_dtype", "auto")).removeprefix("torch.")
-        llm = vllm.LLM(model=folder, seed=seed, dtype=dtype, gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
-                       max_num_seqs=batch_sequences, limit_mm_per_prompt={"image": 1})
-        params = sampling_params(vllm, k, temperature, max_new_tokens, seed, adapter.eos_token_id)
-        chunk = max(1, REQUEST_CHUNK_SEQUENCES // k)
+        llm = vllm.LLM(model=folder, seed=settings.seed, dtype=dtype, gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
+                       max_num_seqs=settings.batch_sequences, limit_mm_per_prompt={"image": 1})
+        params = sampling_params(vllm, settings, adapter.eos_token_id)
+        chunk = max(1, REQUEST_CHUNK_SEQUENCES // settings.k)
         outputs = []
         try:  # requests are built (their images decoded) a chunk at a time, not for every prompt at once
             for i in range(0, len(prompts), chunk):
