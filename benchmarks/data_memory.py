@@ -66,7 +66,7 @@ def worker(way: str, data: Path, k: int, batch_sequences: int, max_new_tokens: i
     from harness.evaluation.evaluate import prompts_of
     from harness.data.splits import load_splits
     from harness.model.modeling import new_base_model
-    from harness.rollout.backends.hf import hf_sample
+    from harness.rollout.hf import hf_sample
     from harness.rollout.settings import SamplingSettings
 
     torch.manual_seed(0)

@@ -103,7 +103,7 @@ class CountingAdapter:
 
 def run_ours(model, adapter, prompts, args) -> list[list[str]]:
     """K responses per prompt from our sampler."""
-    from harness.rollout.backends.hf import hf_sample
+    from harness.rollout.hf import hf_sample
     from harness.rollout.settings import SamplingSettings
 
     settings = SamplingSettings("hf", k=args.k, temperature=1.0, max_new_tokens=args.max_new_tokens,

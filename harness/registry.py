@@ -5,7 +5,9 @@ A registry made with a `source` package finds its entries there: every module of
 defines with the `register` decorator when it is imported, and the registry imports them all the first time it
 is asked for a name (`get`, `names`, `in`, `len`). Adding an entry is adding one module to the package; nothing
 imports it by hand, and no module imports another at its bottom just to register it. The source may also be a
-single module. Config validation asks the registries for the allowed values, so a name is typed once.
+single module. Config validation asks the registries for the allowed values, so a name is typed once, and
+validating a config imports every entry module: an entry whose implementation needs heavy libraries (torch) names
+it with `lazy("module:object")`, imported when first called.
 """
 
 from __future__ import annotations
@@ -102,3 +104,31 @@ class Registry:
             if close:
                 message += f" Did you mean '{close[0]}'?"
         return f"{message} Available: {', '.join(names) or '(none)'}"
+
+
+class lazy:  # noqa: N801  (used like a function)
+    """A callable named "module:object", imported when first called.
+
+    >>> join = lazy("os.path:join")
+    >>> join("a", "b"), join
+    ('a/b', lazy('os.path:join'))
+    """
+
+    def __init__(self, target: str) -> None:
+        module, sep, name = target.partition(":")
+        if not (module and sep and name):
+            raise ValueError(f"expected 'module:object', got {target!r}")
+        self.target = target
+        self._resolved: Any = None
+
+    def resolve(self) -> Any:
+        if self._resolved is None:
+            module, _, name = self.target.partition(":")
+            self._resolved = getattr(importlib.import_module(module), name)
+        return self._resolved
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"lazy({self.target!r})"

@@ -128,3 +128,15 @@ def test_cross_field_rules_ask_the_entries(overrides, message):
              "method.kind=gold_sft": ["method.kind=continuous"], "temperature.policy=adaptive":
              ["temperature.metric=pass_at_k"], "train.strategy=fsdp": ["rollout.backend=hf"]}
     load_config(None, overrides + fixed[overrides[-1]])  # the fix the message names is accepted
+
+
+def test_validating_a_config_imports_no_heavy_library():
+    """Every registry finds its entries when a config is validated; none of that may import torch, transformers or
+    math-verify (entries that need them name their implementation lazily), so `harness report` and the grid
+    expansion stay quick."""
+    script = ("import sys\nfrom harness.config import load_config\n"
+              "load_config(None, ['reward_model.kind=prm', 'select.operator=top_k', 'unlabeled.mode=pseudo', "
+              "'temperature.policy=adaptive', 'rollout.backend=vllm', 'method.kind=iterative_rft'])\n"
+              "print(sorted(m for m in ('torch', 'transformers', 'math_verify', 'sympy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]

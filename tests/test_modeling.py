@@ -10,7 +10,7 @@ import torch
 from harness.model.adapters import Prompt, on_device
 from harness.config import load_config
 from harness.model.modeling import load_model, vision_towers
-from harness.rollout.backends.hf import hf_sample
+from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 

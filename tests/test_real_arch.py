@@ -12,7 +12,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from harness.model.adapters import ChatAdapter, Prompt, adapter_for
 from harness.config import load_config
 from harness.loop.evolve import run
-from harness.rollout.backends.hf import hf_sample
+from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from harness.config import load_config
-from harness.rollout.backends.hf import _pick
+from harness.rollout.hf import _pick
 from harness.rollout.settings import evaluation, sampling, stage_sampling
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,4 +40,4 @@ def test_only_the_sampling_call_uses_the_backends():
     """The loose backend call (model, adapter, prompts, k, temperature, max_new_tokens, batch, seed=, desc=) that
     evolve, the stages, dynamics and tune used to rebuild is gone: only sharded.sample calls a backend."""
     users = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "harness").rglob("*.py") if "BACKENDS" in p.read_text())
-    assert users == ["harness/config.py", "harness/rollout/backends/__init__.py", "harness/rollout/sharded.py"]
+    assert users == ["harness/config.py", "harness/rollout/backends.py", "harness/rollout/sharded.py"]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from harness.config import RunConfig
 from harness.configio import ConfigError, describe
 from harness.data.convert import SPLIT_SIZES
 from harness.data.datasets import DatasetError
+from harness.registry import lazy
 
 
 def list_config(args) -> int:
@@ -88,13 +88,6 @@ def add_data_commands(sub) -> None:
     c.set_defaults(func="harness.app.data:check")
 
 
-def handler(func):
-    """The function handling a command: given, or named "module:function" and imported now."""
-    if isinstance(func, str):
-        module, _, name = func.partition(":")
-        return getattr(importlib.import_module(module), name)
-    return func
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -110,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hf_logging.disable_progress_bar()  # per-file load/save bars would bury the per-iteration summaries
     try:
-        return handler(args.func)(args)
+        return (lazy(args.func) if isinstance(args.func, str) else args.func)(args)
     except (ConfigError, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

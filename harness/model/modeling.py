@@ -22,7 +22,6 @@ import torch
 
 from harness.config import ModelConfig
 from harness.model.adapters import Adapter, adapter_for
-from harness.tinyvlm import build_tiny_vlm  # also registers the embedded model with the Auto classes
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MASTER_DTYPE = torch.float32  # of weights, gradients and optimizer states, whatever model.dtype computes in
@@ -42,6 +41,8 @@ def build_model(path: str | Path, cfg: ModelConfig, meta: bool = False):
     """(model, adapter) with float32 weights on the CPU, or with `meta` its structure only (no storage, nothing
     read but configs: a sharded copy is filled in later), with cfg's freezing, LoRA and activation checkpointing."""
     from transformers import AutoProcessor
+
+    import harness.tinyvlm  # noqa: F401  registers the embedded model with the Auto classes (transformers: slow)
 
     torch.set_num_threads(cfg.threads)
     path = Path(path).resolve()  # absolute: a LoRA checkpoint records its base by this path
@@ -171,6 +172,8 @@ def save_policy(model, adapter: Adapter, path: Path) -> None:
 
 def new_base_model(m: ModelConfig):
     """A randomly initialised embedded tiny VLM of the configured size, and its adapter."""
+    from harness.tinyvlm import build_tiny_vlm  # transformers' model and processor classes: slow to import
+
     model, processor = build_tiny_vlm(hidden_size=m.hidden_size, num_hidden_layers=m.num_hidden_layers,
                                       num_attention_heads=m.num_attention_heads, intermediate_size=4 * m.hidden_size)
     return model, adapter_for(model, processor)

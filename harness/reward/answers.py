@@ -10,8 +10,6 @@ import re
 import string
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
-from math_verify import parse, verify
-
 from harness.reward.answer_extraction import extract_answer
 
 # We call math-verify with its signal-based timeouts off (they fail off the main thread) and bound
@@ -139,6 +137,8 @@ def _equivalent(gold: str, pred: str, record: dict) -> bool:
     """Return math-verify's verdict on gold vs pred; any failure counts as not equivalent."""
     if not (verifiable(gold) and verifiable(pred)):
         return False
+    from math_verify import parse, verify  # sympy: a second to import, needed only for answers no rule settles
+
     precision = record.get("precision")
     rounding = int(precision) if record.get("answer_type") == "float" and precision is not None else 6
     try:

@@ -17,6 +17,8 @@ from tqdm.auto import tqdm
 
 from harness.model.adapters import Prompt, accepts, on_device, positions
 from harness.config import ModelConfig, OptimConfig
+from harness.data.datasets import Record
+from harness.model.modeling import load_model
 from harness.train.sft import length_grouped_batches, make_optimizer
 from harness.reward.steps import scored_steps
 
@@ -63,8 +65,6 @@ class ProcessRewardModel:
 
     @classmethod
     def load(cls, path: Path, model_cfg: ModelConfig) -> "ProcessRewardModel":
-        from harness.model.modeling import load_model
-
         model, adapter = load_model(Path(path) / "model", model_cfg)
         state = load_file(Path(path) / HEAD_FILE)
         head = torch.nn.Linear(state["weight"].shape[1], 1)
@@ -174,3 +174,14 @@ def constant_mse(train: list[StepExample], held_out: list[StepExample], prm: Pro
     """MSE of predicting the training tokens' mean label everywhere: the baseline a PRM must beat."""
     mean = torch.cat([prm.token_labels(e) for e in train]).mean()
     return float(((torch.cat([prm.token_labels(e) for e in held_out]) - mean) ** 2).mean())
+
+
+class LearnedPRM:
+    """The process reward model trained in the `prm` stage, as a reward model (harness/reward/models/learned.py)."""
+
+    def __init__(self, path: Path, model_cfg):
+        self.prm = ProcessRewardModel.load(path, model_cfg)
+
+    def step_scores(self, records: list[Record], responses: list[str]) -> list[list[float]]:
+        prompts = [Prompt(r.question, r.image, cot=True) for r in records]
+        return self.prm.step_scores(prompts, responses)

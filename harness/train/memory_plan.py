@@ -122,7 +122,7 @@ def plan(cfg: RunConfig, shape: Shape, gpu_gib: float = 80.0, prompt_tokens: int
                  "optimizer states (AdamW, fp32)": optimizer, "weights gathered for compute": gathered,
                  "activations": acts, "logits and loss": logits}
     if cfg.rollout.backend == "vllm":
-        from harness.rollout.backends.vllm import GPU_MEMORY_UTILIZATION
+        from harness.rollout.vllm import GPU_MEMORY_UTILIZATION
 
         engine = {"rollout engine (vLLM memory share)": GPU_MEMORY_UTILIZATION * gpu_gib * GIB}
     else:

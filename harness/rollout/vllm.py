@@ -11,7 +11,6 @@ import gc
 import tempfile
 
 from harness.model.adapters import Adapter, Prompt, image_of
-from harness.rollout.backends import backend
 from harness.rollout.settings import SamplingSettings
 
 # GPU memory share the engine may take: the policy being trained stays resident on the same GPU.
@@ -41,7 +40,6 @@ def sampling_params(vllm, settings: SamplingSettings, stop_id: int):
                                skip_special_tokens=True)
 
 
-@backend("vllm", shardable=False)
 def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings,
                 desc: str = "sampling") -> list[list[str]]:
     """K responses per prompt from a vLLM engine loaded with the current weights."""

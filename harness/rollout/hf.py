@@ -1,4 +1,5 @@
-"""The `hf` rollout backend: K responses per prompt from any transformers causal VLM, everywhere.
+"""The `hf` rollout backend (harness/rollout/backends.py): K responses per prompt from any transformers causal VLM,
+everywhere.
 
 The hf sampler encodes each prompt once (left-padded batch, one prefill), repeats the KV cache K
 times, decodes with sampling, drops finished sequences from the cache as they end, and stops when
@@ -13,7 +14,6 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.model.adapters import Adapter, Prompt, accepts, on_device
-from harness.rollout.backends import backend
 from harness.rollout.kvcache import GrowingCache, SharedPrefixCache
 from harness.rollout.settings import SamplingSettings
 
@@ -76,7 +76,6 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], settings: Samp
     return [texts[i * k:(i + 1) * k] for i in range(len(prompts))]
 
 
-@backend("hf")
 def hf_sample(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings,
               desc: str = "sampling") -> list[list[str]]:
     """K responses per prompt (temperature 0 = greedy, then k must be 1), one seeded generator over the call."""
