@@ -21,3 +21,18 @@ def test_run_and_stage_folders_keep_their_hashes(grid, monkeypatch):
     _, runs = expand(ABLATIONS / grid, {"seeds": [0, 1]})
     got = {str(r.path): [s.path.name for s in stages(r.config)] for r in runs}
     assert got == EXPECTED[grid]
+
+
+def test_each_expanded_run_is_the_config_its_settings_validate_to(tmp_path):
+    """The grid validates a point once and copies it for its other seeds: each copy must equal the config its own
+    settings give, and its folder must carry that config's hash."""
+    from harness.config import RunConfig
+    from harness.configio import from_dict, to_dict
+    from harness.loop.rundir import run_path
+
+    _, runs = expand(ABLATIONS / "reward_model.yaml", {"seeds": [0, 1, 2], "results_dir": str(tmp_path)})
+    assert len({r.seed for r in runs}) == 3
+    for r in runs:
+        assert r.config == from_dict(RunConfig, r.settings) and r.plain == to_dict(r.config)
+        assert r.path == run_path(r.config, r.label) and r.config.seed == r.seed
+    assert runs[0].config.select is not runs[1].config.select  # copies, not shared sections

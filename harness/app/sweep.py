@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.app.grid import RunSpec, expand
+from harness.app.grid import RunSpec, collector_paused, expand
 from harness.configio import ConfigError, parse_overrides
 from harness.io import atomic_write_text
 from harness.loop.rundir import RunDir
@@ -49,9 +49,10 @@ class Sweep:
 def plan_stages(runs: list[RunSpec]) -> list[PlannedStage]:
     """Unique stages in dependency order (data, base, warm-up, prm), each with the runs that share it."""
     planned: dict[Path, PlannedStage] = {}
-    for spec in runs:
-        for stage in stages(spec.config):
-            planned.setdefault(stage.path, PlannedStage(stage)).runs.append(f"{spec.label} (seed {spec.seed})")
+    with collector_paused():
+        for spec in runs:
+            for stage in stages(spec.config, spec.plain):
+                planned.setdefault(stage.path, PlannedStage(stage)).runs.append(f"{spec.label} (seed {spec.seed})")
     order = {"data": 0, "base": 1, "warmup": 2, "prm": 3}
     return sorted(planned.values(), key=lambda p: order[p.stage.name])
 

@@ -20,18 +20,17 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "run"
 
 
-def run_key(cfg: RunConfig) -> str:
-    """Hash of everything that changes a run's results (not its name or where it is stored)."""
-    d = to_dict(cfg)
-    for key in EXECUTION_KEYS:
-        d.pop(key)
-    return config_hash(d, 8)
+def run_key(cfg: RunConfig, plain: dict | None = None) -> str:
+    """Hash of everything that changes a run's results (not its name or where it is stored); `plain` is the
+    config as plain data when the caller has made it already (to_dict(cfg))."""
+    plain = to_dict(cfg) if plain is None else plain
+    return config_hash({k: v for k, v in plain.items() if k not in EXECUTION_KEYS}, 8)
 
 
-def run_path(cfg: RunConfig, label: str | None = None) -> Path:
+def run_path(cfg: RunConfig, label: str | None = None, plain: dict | None = None) -> Path:
     """Deterministic folder: results/<name>/<label-slug>-<hash>; submitting again resumes."""
     label = label or f"{cfg.method.kind}-seed{cfg.seed}"
-    return Path(cfg.results_dir) / cfg.name / f"{slug(label)}-{run_key(cfg)}"
+    return Path(cfg.results_dir) / cfg.name / f"{slug(label)}-{run_key(cfg, plain)}"
 
 
 class RunDir:

@@ -30,7 +30,18 @@ def config_hash(payload: dict, n: int = 10) -> str:
 
 
 def stage_path(cache: Path, name: str, payload: dict) -> Path:
-    return Path(cache) / f"{name}-{config_hash(payload)}"
+    """The stage's folder: <cache>/<name>-<hash of payload>."""
+    key = (str(cache), name, repr(payload))
+    if key not in _PATHS:  # equal reprs are equal payloads
+        if len(_PATHS) > 10_000:
+            _PATHS.clear()
+        _PATHS[key] = Path(cache) / f"{name}-{config_hash(payload)}"
+    return _PATHS[key]
+
+
+# (cache, name, repr(payload)) -> folder: the runs of a sweep share a few stages, and planning 10,000 of them
+# should not serialise and hash the same payloads 10,000 times (repr is several times quicker than the JSON).
+_PATHS: dict[tuple[str, str, str], Path] = {}
 
 
 def resume_folder(path: Path) -> Path:

@@ -15,10 +15,8 @@ from harness.config import RunConfig, to_dict
 from harness.data.checks import require_rewardable
 from harness.data.images import set_cache_budget
 from harness.data.splits import load_splits
+from harness.registry import lazy
 from harness.reward.models import REWARD_MODELS
-from harness.stages import base as base_stage
-from harness.stages import prm as prm_stage
-from harness.stages import warmup as warmup_stage
 from harness.stages.cache import ensure_stage, is_done, resume_folder, stage_path
 from harness.world.writer import write_world
 
@@ -26,6 +24,8 @@ from harness.world.writer import write_world
 # (a new world generator, model architecture or warm-up procedure). A stage's key holds its inputs' keys,
 # so a bump invalidates every later stage too. warmup 5: correct rationales are kept with duplicates, uncapped.
 STAGE_VERSIONS = {"data": 4, "base": 4, "warmup": 5, "prm": 4}
+# How each trained stage is built (torch and the model code: imported when a stage is built, not to plan one).
+BUILDS = {name: lazy(f"harness.stages.{name}:build") for name in ("base", "warmup", "prm")}
 
 
 @dataclass
@@ -61,14 +61,15 @@ class Stage:
         return self.path if self.build is None else ensure_stage(self.path, self.payload, self.build)
 
 
-def stages(cfg: RunConfig) -> list[Stage]:
-    """The shared stages a run needs, in order: data, base, warm-up (and prm). Pure: nothing is built."""
+def stages(cfg: RunConfig, plain: dict | None = None) -> list[Stage]:
+    """The shared stages a run needs, in order: data, base, warm-up (and prm). Pure: nothing is built. `plain` is
+    the config as plain data when the caller has made it already (to_dict(cfg)); the keys read sections of it."""
+    plain = to_dict(cfg) if plain is None else plain
     cache = Path(cfg.results_dir) / "_stages"
     if cfg.data.path:
         data = Stage("data", Path(cfg.data.path).resolve(), {"path": cfg.data.path})
     else:
-        world = to_dict(cfg.world)
-        world.pop("base_corpus")  # only the base stage reads it
+        world = {k: v for k, v in plain["world"].items() if k != "base_corpus"}  # only the base stage reads it
         payload = {"world": world, "version": STAGE_VERSIONS["data"]}
         data = Stage("data", stage_path(cache, "data", payload), payload,
                      lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes), cfg.world.families)})
@@ -76,22 +77,22 @@ def stages(cfg: RunConfig) -> list[Stage]:
         base = Stage("base", Path(cfg.model.path).resolve(), {"path": cfg.model.path})
     else:
         m = cfg.model
-        payload = {"world": to_dict(cfg.world), "base": to_dict(cfg.base), "data": data.key, "version": STAGE_VERSIONS["base"],
+        payload = {"world": plain["world"], "base": plain["base"], "data": data.key, "version": STAGE_VERSIONS["base"],
                    "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]}
         base_path = stage_path(cache, "base", payload)
-        base = Stage("base", base_path, payload, lambda tmp: base_stage.build(cfg, data.path, tmp, resume_folder(base_path)))
+        base = Stage("base", base_path, payload, lambda tmp: BUILDS["base"](cfg, data.path, tmp, resume_folder(base_path)))
     m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how
-    payload = {"warmup": to_dict(cfg.warmup), "base": base.key, "data": data.key, "version": STAGE_VERSIONS["warmup"],
+    payload = {"warmup": plain["warmup"], "base": base.key, "data": data.key, "version": STAGE_VERSIONS["warmup"],
                "max_new_tokens": m.max_new_tokens, "dtype": m.dtype, "freeze_vision": m.freeze_vision,
                "lora": [m.lora_rank, m.lora_alpha]}
     warmup = Stage("warmup", stage_path(cache, "warmup", payload), payload,
-                   lambda tmp: warmup_stage.build(cfg, data.path, base.path, tmp))
+                   lambda tmp: BUILDS["warmup"](cfg, data.path, base.path, tmp))
     if not REWARD_MODELS.get(cfg.reward_model.kind).trained:
         return [data, base, warmup]
-    payload = {"prm": to_dict(cfg.prm), "warmup": warmup.key, "data": data.key, "version": STAGE_VERSIONS["prm"],
+    payload = {"prm": plain["prm"], "warmup": warmup.key, "data": data.key, "version": STAGE_VERSIONS["prm"],
                "rollout_backend": cfg.rollout.backend}
     prm = Stage("prm", stage_path(cache, "prm", payload), payload,
-                lambda tmp: prm_stage.build(cfg, data.path, warmup.path, tmp))
+                lambda tmp: BUILDS["prm"](cfg, data.path, warmup.path, tmp))
     return [data, base, warmup, prm]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from harness.config import RunConfig
+from harness.config import ModelConfig, RunConfig
 from harness.model.modeling import DTYPES, build_model, new_base_model
 
 GIB = 2 ** 30
@@ -80,13 +80,24 @@ def assumed_shape(params: float, lora_rank: int) -> Shape:
 
 
 def counted_shape(cfg: RunConfig) -> Shape:
-    """The configured model built on the meta device (no weights read): exact parameter counts."""
-    if cfg.model.path:
-        model, _ = build_model(cfg.model.path, cfg.model, meta=True)
-        source = f"counted from {cfg.model.path}/config.json"
+    """The configured model built on the meta device (no weights read): exact parameter counts. Counted once per
+    model section: the runs of a sweep mostly share their model."""
+    key = repr(cfg.model)  # ModelConfig is unhashable; its repr names every field
+    if key not in _SHAPES:
+        _SHAPES[key] = _count(cfg.model)
+    return _SHAPES[key]
+
+
+_SHAPES: dict[str, Shape] = {}
+
+
+def _count(m: ModelConfig) -> Shape:
+    if m.path:
+        model, _ = build_model(m.path, m, meta=True)
+        source = f"counted from {m.path}/config.json"
     else:
         with torch.device("meta"):
-            model, _ = new_base_model(cfg.model)
+            model, _ = new_base_model(m)
         source = "counted from the embedded model's config (model.hidden_size, num_hidden_layers, ...)"
     text = model.config.get_text_config()
     heads = text.num_attention_heads
