@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -99,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         args.overrides = args.overrides + extra
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # per-file load/save bars would bury the per-iteration summaries
+    # Per-file load/save bars would bury the per-iteration summaries. The variable turns them off when transformers
+    # is imported, so commands that load no model (status, a dry run's planning) need not import it.
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
     try:
         return (lazy(args.func) if isinstance(args.func, str) else args.func)(args)
     except (ConfigError, DatasetError) as e:
