@@ -23,18 +23,18 @@ from pathlib import Path
 
 import torch
 
-import harness.world.corpus as corpus_mod
-import harness.world.writer as writer_mod
-from harness.model.adapters import Prompt
-from harness.reward.answers import exact_match_reward
 from harness.config import BaseConfig, EvalConfig, ModelConfig, OptimConfig
 from harness.data.datasets import OPTION_LETTERS
+from harness.model.adapters import Prompt
 from harness.model.modeling import new_base_model
-from harness.stages.base import pretrain
+from harness.reward.answers import exact_match_reward
 from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy
+from harness.stages.base import pretrain
+import harness.world.corpus as corpus_mod
 from harness.world.oracle import relevant_steps
 from harness.world.problems import option_walk
+import harness.world.writer as writer_mod
 
 
 def variant(args) -> None:

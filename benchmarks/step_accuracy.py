@@ -15,9 +15,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from harness.config import ModelConfig
+from harness.data.splits import load_splits
 from harness.evaluation.evaluate import prompts_of, score
 from harness.model.modeling import load_model
-from harness.data.splits import load_splits
 from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy
 from harness.world.oracle import reasoning_correct, relevant_steps

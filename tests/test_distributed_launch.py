@@ -11,8 +11,8 @@ import submitit
 from submitit.slurm import slurm
 
 from harness.config import load_config, to_dict
-from runners.torchrun import TorchrunJob, is_multi_gpu, launch_parameters, rdzv_port, torchrun_command
 from runners.slurm import executor
+from runners.torchrun import TorchrunJob, is_multi_gpu, launch_parameters, rdzv_port, torchrun_command
 
 
 def slurm_cfg(*overrides):

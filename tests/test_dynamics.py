@@ -7,8 +7,8 @@ import random
 import pytest
 
 from harness.config import TemperatureConfig
-from harness.loop.dynamics import pass_at_k, reward_pass_at
 from harness.io import read_jsonl
+from harness.loop.dynamics import pass_at_k, reward_pass_at
 from harness.loop.temperature import TEMPERATURE_POLICIES, grid
 
 

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from harness.configio import ConfigError
 from harness.app.grid import expand
+from harness.configio import ConfigError
 
 GRID = """
 name: g

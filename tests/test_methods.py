@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.model.adapters import adapter_for
 from harness.config import load_config
 from harness.loop.evolve import Plan, carry_over
+from harness.model.adapters import adapter_for
+from harness.tinyvlm import build_tiny_vlm
 from harness.train.methods import METHODS
 from harness.train.sft import make_optimizer, train_epoch
-from harness.tinyvlm import build_tiny_vlm
 from harness.world.corpus import base_corpus
 
 

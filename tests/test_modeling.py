@@ -7,8 +7,8 @@ import sys
 import pytest
 import torch
 
-from harness.model.adapters import Prompt, on_device
 from harness.config import load_config
+from harness.model.adapters import Prompt, on_device
 from harness.model.modeling import load_model, vision_towers
 from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings

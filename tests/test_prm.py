@@ -11,12 +11,12 @@ import pytest
 from harness.config import SelectConfig
 from harness.data.datasets import Record
 from harness.io import read_json
-from harness.reward.prm_data import Candidate, balance, mc_label
-from harness.rollout.settings import SamplingSettings
 from harness.reward.models import aggregate
 from harness.reward.models.oracle import OracleReward
 from harness.reward.operators import OPERATORS
+from harness.reward.prm_data import Candidate, balance, mc_label
 from harness.reward.unlabeled import mixin_slices, weighted_vote
+from harness.rollout.settings import SamplingSettings
 
 GOLD = ["a=3 b=5", "ask a+b", "3+5=8", "answer: 8"]
 

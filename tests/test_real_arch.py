@@ -9,9 +9,9 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from harness.model.adapters import ChatAdapter, Prompt, adapter_for
 from harness.config import load_config
 from harness.loop.evolve import run
+from harness.model.adapters import ChatAdapter, Prompt, adapter_for
 from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch

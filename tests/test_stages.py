@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from harness.stages import base as base_stage
-from harness.model.adapters import adapter_for
 from harness.config import OptimConfig
+from harness.model.adapters import adapter_for
+from harness.stages import base as base_stage
 from harness.stages.cache import ensure_stage, is_done, resume_folder
 from harness.tinyvlm import build_tiny_vlm
 from harness.world.corpus import base_corpus

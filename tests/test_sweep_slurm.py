@@ -12,9 +12,9 @@ import time
 import pytest
 import yaml
 
-from harness.io import read_jsonl
 from harness.app.status import rows
 from harness.app.sweep import sweep
+from harness.io import read_jsonl
 from test_slurm_cluster import _REASON, _slurm_env
 from test_sweep_local import _grid
 

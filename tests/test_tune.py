@@ -15,8 +15,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from harness.configio import ConfigError, load_yaml
 from harness.app.tune.spec import load_tune
+from harness.configio import ConfigError, load_yaml
 
 from conftest import TINY
 

@@ -10,9 +10,9 @@ import types
 import pytest
 import torch
 
+from harness.config import ModelConfig
 from harness.model.adapters import Prompt
 from harness.model.modeling import load_model
-from harness.config import ModelConfig
 from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy, sample
 from real_arch import build_tiny_llava, make_image

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import RunConfig
 from harness.app.recipes import RECIPES
+from harness.config import RunConfig
 from harness.configio import ConfigError, clone, deep_merge, from_dict, load_yaml, set_dotted, to_dict
 from harness.loop.rundir import run_path
 

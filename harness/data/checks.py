@@ -14,9 +14,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from harness.reward.answers import exact_match_reward
 from harness.data.datasets import DatasetError, Record, short_answer
 from harness.data.splits import SPLIT_FILES, read_split
+from harness.reward.answers import exact_match_reward
 
 def perfect_responses(rec: Record) -> list[str]:
     """Responses that must earn reward 1: the gold answer (the withheld one of an unlabeled record) after the

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from harness.data.datasets import Record
 from harness.model.adapters import Adapter, Prompt
 from harness.reward.answers import exact_match_reward
-from harness.data.datasets import Record
 from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy
 

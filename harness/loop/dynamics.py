@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from math import comb
 
-from harness.reward.answers import exact_match_reward
 from harness.data.datasets import Record
 from harness.evaluation.evaluate import prompts_of, score
 from harness.loop.metrics import METRICS
+from harness.reward.answers import exact_match_reward
 from harness.reward.models import response_scores
 from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy, sample

@@ -15,32 +15,31 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from harness.train import checkpoint
 from harness import distributed
-from harness.model.adapters import Prompt
-from harness.reward.answers import exact_match_reward
 from harness.config import RunConfig
+from harness.data.datasets import Record, short_answer
 from harness.data.eval_sets import load_benchmark
-from harness.data.datasets import Record
-from harness.loop.dynamics import ValSamples, measure, monitor_rows
+from harness.data.splits import eval_splits, load_splits
 from harness.evaluation.evaluate import evaluate, prompts_of, score
 from harness.io import atomic_write_json, read_json
-from harness.train.methods import GOLD, METHODS, Method
-from harness.data.datasets import short_answer
-from harness.data.splits import eval_splits, load_splits
-from harness.stages.graph import Inputs, prepare
+from harness.loop.dynamics import ValSamples, measure, monitor_rows
 from harness.loop.rundir import RunDir, run_path
-from harness.reward.models import load_reward_model, response_scores
-from harness.reward.steps import answer_line
-from harness.reward.selection import correct_responses, false_positives, select_query
 from harness.loop.temperature import TEMPERATURE_POLICIES
+from harness.model.adapters import Prompt
+from harness.model.strategy import load_policy
+from harness.reward.answers import exact_match_reward
+from harness.reward.models import load_reward_model, response_scores
+from harness.reward.selection import correct_responses, false_positives, select_query
+from harness.reward.steps import answer_line
 from harness.reward.unlabeled import mixin_slices
 from harness.reward.unlabeled_modes import UNLABELED_MODES
-from harness.seeds import derive_seed
-from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.rollout.settings import SamplingSettings, evaluation, sampling
 from harness.rollout.sharded import greedy, sample
-from harness.model.strategy import load_policy
+from harness.seeds import derive_seed
+from harness.stages.graph import Inputs, prepare
+from harness.train import checkpoint
+from harness.train.methods import GOLD, METHODS, Method
+from harness.train.sft import Example, make_optimizer, train_epoch
 from harness.world.oracle import reasoning_correct
 
 console = logging.getLogger("harness")

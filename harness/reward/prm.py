@@ -15,12 +15,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from harness.model.adapters import Prompt, accepts, on_device, positions
 from harness.config import ModelConfig, OptimConfig
 from harness.data.datasets import Record
+from harness.model.adapters import Prompt, accepts, on_device, positions
 from harness.model.modeling import load_model
-from harness.train.sft import length_grouped_batches, make_optimizer
 from harness.reward.steps import scored_steps
+from harness.train.sft import length_grouped_batches, make_optimizer
 
 HEAD_FILE = "reward_head.safetensors"
 

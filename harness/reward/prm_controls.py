@@ -18,9 +18,9 @@ import random
 import re
 
 from harness.data.datasets import Record
-from harness.reward.prm import StepExample
 from harness.reward.models import aggregate
 from harness.reward.models.oracle import OracleReward
+from harness.reward.prm import StepExample
 
 THRESHOLD = 0.5  # a step score above it reads "this step is correct"
 

@@ -10,12 +10,12 @@ import logging
 import random
 from dataclasses import dataclass
 
+from harness.data.datasets import Record
 from harness.model.adapters import Prompt
 from harness.reward.answers import exact_match_reward
-from harness.data.datasets import Record
 from harness.reward.prm import StepExample
-from harness.rollout.settings import SamplingSettings
 from harness.reward.steps import response_steps
+from harness.rollout.settings import SamplingSettings
 
 log = logging.getLogger(__name__)
 

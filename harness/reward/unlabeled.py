@@ -5,8 +5,8 @@ import math
 import random
 from collections import defaultdict
 
-from harness.reward.answers import extract_answer, normalize
 from harness.data.datasets import Record
+from harness.reward.answers import extract_answer, normalize
 
 
 def weighted_vote(responses: list[str], weights: dict[str, float] | None, record: Record) -> str | None:

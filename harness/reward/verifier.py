@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.reward.answers import exact_match_reward, extract_answer, is_correct, normalize
 from harness.data.datasets import Record
 from harness.io import atomic_write_text
+from harness.reward.answers import exact_match_reward, extract_answer, is_correct, normalize
 from harness.reward.models import AGGREGATIONS, aggregate
 from harness.reward.selection import correct_indices
 from harness.reward.steps import response_steps

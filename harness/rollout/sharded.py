@@ -16,12 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import distributed
-from harness.model.adapters import Adapter, Prompt
 from harness.io import atomic_write_json, read_json
+from harness.model.adapters import Adapter, Prompt
+from harness.model.strategy import inference
 from harness.rollout.backends import BACKENDS
 from harness.rollout.settings import SamplingSettings
 from harness.seeds import derive_seed
-from harness.model.strategy import inference
 
 
 def sample(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings, desc: str = "sampling",

@@ -14,21 +14,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.model.adapters import Prompt
 from harness.config import RunConfig
-from harness.evaluation.evaluate import prompts_of
-from harness.reward.answers import exact_match_reward
-from harness.io import atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
-from harness.model.modeling import freeze_vision, load_model
 from harness.data.splits import load_splits
+from harness.evaluation.evaluate import prompts_of
+from harness.io import atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
+from harness.model.adapters import Prompt
+from harness.model.modeling import freeze_vision, load_model
+from harness.reward import prm_controls, verifier
+from harness.reward.answers import exact_match_reward
+from harness.reward.models.oracle import OracleReward
 from harness.reward.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.reward.prm_data import Candidate, balance, candidates, mc_label
 from harness.reward.steps import scored_steps
-from harness.reward.models.oracle import OracleReward
 from harness.rollout.settings import SamplingSettings, stage_sampling
 from harness.rollout.sharded import sample
 from harness.train.sft import Example, make_optimizer, train_epoch
-from harness.reward import prm_controls, verifier
 
 log = logging.getLogger(__name__)
 VERIFIER_TEMPERATURE = 1.0  # pi_0's validation samples for the verifier analysis, as in the paper's Fig. 2

@@ -11,9 +11,9 @@ from tqdm.auto import tqdm
 import logging
 
 from harness import distributed
-from harness.train import global_batch
-from harness.model.adapters import Adapter, Prompt
 from harness.config import OptimConfig
+from harness.model.adapters import Adapter, Prompt
+from harness.train import global_batch
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from harness.configio import ConfigError
-from harness.io import atomic_write_json, atomic_write_text
 from harness.app.tune.report import assignments, write_report
 from harness.app.tune.spec import Tune, load_tune, resolved
 from harness.app.tune.study import completed, open_study, work
+from harness.configio import ConfigError
+from harness.io import atomic_write_json, atomic_write_text
 from runners.slurm import executor
 
 log = logging.getLogger("harness")

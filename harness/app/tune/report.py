@@ -16,8 +16,8 @@ import yaml
 from optuna.trial import TrialState
 
 from harness.app.grid import _nested
-from harness.io import atomic_write_text
 from harness.app.tune.spec import Tune, spec_keys
+from harness.io import atomic_write_text
 
 log = logging.getLogger("harness")
 MIN_TRIALS_FOR_IMPORTANCE = 4

@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 import optuna
 
-from harness.config import RunConfig
-from harness.configio import REQUIRED, ConfigError, deep_merge, from_dict, load_yaml, parse_overrides, spec, to_dict
 from harness.app.grid import _nested, _problem_key, _resolve_base
 from harness.app.tune.objectives import check_objective
+from harness.config import RunConfig
+from harness.configio import REQUIRED, ConfigError, deep_merge, from_dict, load_yaml, parse_overrides, spec, to_dict
 
 DEFAULT_TPE_TRIALS = 20
 STORAGES = ("auto", "sqlite", "journal")

@@ -32,11 +32,11 @@ from typing import Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from harness.app.tune.objectives import finite, measure
+from harness.app.tune.spec import Tune, trial_label
 from harness.io import append_jsonl
 from harness.loop.liveness import pid_alive
 from harness.stages.cache import file_lock
-from harness.app.tune.objectives import finite, measure
-from harness.app.tune.spec import Tune, trial_label
 from runners.sacct import ACTIVE, slurm_state
 
 log = logging.getLogger("harness")
