@@ -5,7 +5,9 @@
 The grid is what a researcher would run on a cluster: seeds x iteration intervals x PRM thresholds x sampling
 temperatures (10 x 5 x 10 x 20 = 10,000 runs; --seeds scales it), written to a temp folder with ablations/base.yaml
 as its base. Each side runs the whole command in a fresh process (interpreter start, imports, expansion and
-validation of every run, the stage plan, the memory estimate and the printed plan) and is timed from outside.
+validation of every run, the stage plan, the memory estimate and the printed plan) and is timed from outside; the
+same command on a one-run grid shows what is not planning (the interpreter and the imports: torch and transformers
+count the model's parameters for the memory estimate).
 "before" is the command of an earlier commit (default: 4211172, the commit before issue 21's layering), extracted
 with `git archive` into the temp folder; --before '' skips it. The load average is printed: the cores may be shared.
 """
@@ -31,6 +33,12 @@ runs:
       select.alpha: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
       rollout.temperature: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8,
                             1.9, 2.0]
+"""
+ONE_RUN = """name: planning
+base: {base}
+runs:
+  - label: one
+    set: {{reward_model.kind: prm, select.operator: threshold}}
 """
 
 
@@ -59,8 +67,9 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        grid = tmp / "planning.yaml"
+        grid, one = tmp / "planning.yaml", tmp / "one.yaml"
         grid.write_text(GRID.format(base=ROOT / "ablations" / "base.yaml", seeds=list(range(args.seeds))))
+        one.write_text(ONE_RUN.format(base=ROOT / "ablations" / "base.yaml"))
         sides = []
         if args.before:
             before = tmp / "before"
@@ -70,10 +79,14 @@ def main() -> None:
             sides.append((f"before ({args.before})", before))
         sides.append(("after (this tree)", ROOT))
         print(f"{1000 * args.seeds} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        rows = [(name, *dry_run(tree, grid, tmp / "results", args.timeout)) for name, tree in sides]
-        for name, seconds, line in rows:
-            shown = f"{seconds:7.1f} s" if seconds is not None else "      - "
-            print(f"  {name:22s} {shown}   {line}")
+        print(f"  {'':22s} {'1 run':>9s} {f'{1000 * args.seeds} runs':>11s}")
+        rows = []
+        for name, tree in sides:
+            floor, _ = dry_run(tree, one, tmp / "results", args.timeout)
+            seconds, line = dry_run(tree, grid, tmp / "results", args.timeout)
+            rows.append((name, seconds, line))
+            shown = [f"{x:7.1f} s" if x is not None else "      - " for x in (floor, seconds)]
+            print(f"  {name:22s} {shown[0]:>9s} {shown[1]:>11s}   {line}")
         if len(rows) == 2 and all(r[1] for r in rows):
             print(f"  speed-up {rows[0][1] / rows[1][1]:.1f}x")
 
