@@ -1,0 +1,1 @@
+"""Greedy evaluation of a policy on the test splits and benchmarks."""
