@@ -2,6 +2,7 @@
 a SamplingSettings built from the config (harness.rollout.settings)."""
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,8 +37,20 @@ def test_top_p_samples_within_the_nucleus_and_1_leaves_sampling_as_it_was():
     assert _pick(logits, 0.0, 0.5, None).item() == 0          # greedy ignores it
 
 
-def test_only_the_sampling_call_uses_the_backends():
-    """The loose backend call (model, adapter, prompts, k, temperature, max_new_tokens, batch, seed=, desc=) that
-    evolve, the stages, dynamics and tune used to rebuild is gone: only sharded.sample calls a backend."""
-    users = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "harness").rglob("*.py") if "BACKENDS" in p.read_text())
-    assert users == ["harness/config.py", "harness/rollout/backends.py", "harness/rollout/sharded.py"]
+def test_the_loose_backend_call_is_gone_and_one_function_calls_the_backends():
+    """The 9-argument call (model, adapter, prompts, k, temperature, max_new_tokens, batch, seed=, desc=) that
+    evolve, the stages, dynamics and tune used to rebuild is gone: every sampling call takes a settings record,
+    and only harness.rollout.sharded calls a backend."""
+    loose, callers = [], set()
+    for path in (ROOT / "harness").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            spread = {k.arg for k in node.keywords} & {"k", "temperature", "max_new_tokens", "batch_sequences", "seed"}
+            if name.endswith("sample") and (spread or len(node.args) > 7):  # sampling values passed one by one
+                loose.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if name == "sample" and isinstance(node.func, ast.Attribute) and "ackend" in ast.unparse(node.func.value):
+                callers.add(str(path.relative_to(ROOT)))  # backend.sample(...), BACKENDS.get(...).sample(...)
+    assert loose == []
+    assert callers == {"harness/rollout/sharded.py"}

@@ -21,7 +21,10 @@ class Backend:
     sample: Callable  # (model, adapter, prompts, SamplingSettings, desc) -> K responses per prompt
     shardable: bool = True  # samples any batch of prompts with its own seed, so batches can go to any rank (else it
     #                         batches and seeds by itself, in one process)
+    gpu_memory_share: float | None = None  # of one GPU, reserved by the backend's engine (the memory estimate counts
+    #                                        it); None: it needs the weights and the KV cache of a batch
 
 
 BACKENDS.register("hf")(Backend(lazy("harness.rollout.hf:hf_sample")))  # any transformers VLM, everywhere
-BACKENDS.register("vllm")(Backend(lazy("harness.rollout.vllm:vllm_sample"), shardable=False))  # GPU, [vllm] extra
+# GPU, the [vllm] extra. Half the GPU: the policy being trained stays resident on it.
+BACKENDS.register("vllm")(Backend(lazy("harness.rollout.vllm:vllm_sample"), shardable=False, gpu_memory_share=0.5))

@@ -11,10 +11,9 @@ import gc
 import tempfile
 
 from harness.model.adapters import Adapter, Prompt, image_of
+from harness.rollout.backends import BACKENDS
 from harness.rollout.settings import SamplingSettings
 
-# GPU memory share the engine may take: the policy being trained stays resident on the same GPU.
-GPU_MEMORY_UTILIZATION = 0.5
 # Sequences per generate call: enough to keep the engine's batch full (max_num_seqs is far below it), few
 # enough that the decoded images of one call's requests stay small (180K prompts would be tens of GiB).
 REQUEST_CHUNK_SEQUENCES = 16384
@@ -50,8 +49,8 @@ def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], settings: Sampli
         adapter.processor.save_pretrained(folder)
         # the saved weights are the float32 master weights: the engine computes in the policy's compute dtype
         dtype = str(getattr(model, "compute_dtype", "auto")).removeprefix("torch.")
-        llm = vllm.LLM(model=folder, seed=settings.seed, dtype=dtype, gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
-                       max_num_seqs=settings.batch_sequences, limit_mm_per_prompt={"image": 1})
+        llm = vllm.LLM(model=folder, seed=settings.seed, dtype=dtype, max_num_seqs=settings.batch_sequences,
+                       gpu_memory_utilization=BACKENDS.get("vllm").gpu_memory_share, limit_mm_per_prompt={"image": 1})
         params = sampling_params(vllm, settings, adapter.eos_token_id)
         chunk = max(1, REQUEST_CHUNK_SEQUENCES // settings.k)
         outputs = []

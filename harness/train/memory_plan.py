@@ -24,6 +24,7 @@ import torch
 
 from harness.config import ModelConfig, RunConfig
 from harness.model.modeling import DTYPES, build_model, new_base_model
+from harness.rollout.backends import BACKENDS
 
 GIB = 2 ** 30
 MASTER_BYTES, ADAM_BYTES = 4, 8  # float32 weights (and gradients); AdamW's two float32 moments
@@ -132,10 +133,9 @@ def plan(cfg: RunConfig, shape: Shape, gpu_gib: float = 80.0, prompt_tokens: int
     p.improve = {"weights (fp32 master)": weights, "gradients (fp32)": shape.trainable * MASTER_BYTES / shards * on_gpu,
                  "optimizer states (AdamW, fp32)": optimizer, "weights gathered for compute": gathered,
                  "activations": acts, "logits and loss": logits}
-    if cfg.rollout.backend == "vllm":
-        from harness.rollout.vllm import GPU_MEMORY_UTILIZATION
-
-        engine = {"rollout engine (vLLM memory share)": GPU_MEMORY_UTILIZATION * gpu_gib * GIB}
+    share = BACKENDS.get(cfg.rollout.backend).gpu_memory_share
+    if share is not None:
+        engine = {f"rollout engine ({cfg.rollout.backend} memory share)": share * gpu_gib * GIB}
     else:
         kv = cfg.rollout.batch_sequences * seq * 2 * shape.layers * shape.kv_dim * compute
         engine = {"rollout weights (gathered, compute dtype)": 0.0 if strategy == "single" else shape.params * compute,
