@@ -1,6 +1,9 @@
 """Every default of `harness report` in one place: statistics, formatting, names and figure style."""
 from __future__ import annotations
 
+from harness.reward.operators import OPERATORS
+from harness.train.methods import METHODS as TRAINING_METHODS
+
 CONFIDENCE = 0.95          # two-sided confidence of the intervals around seed means (t-distribution)
 PERCENT = 100.0            # results store fractions; tables and figures show percent
 DECIMALS = 1               # decimals of a percent cell, as in the paper
@@ -23,7 +26,11 @@ TASKS = {
 # Display names of config values.
 METHODS = {"base": "base", "warmup": "+warm-up", "sft": "SFT", "iterative_rft": "Iterative RFT",
            "restem": "ReST-EM", "continuous": "Continuous", "gold_sft": "SFT on gold solutions"}
-INIT = {"iterative_rft": "π_t", "continuous": "π_t", "restem": "π_0"}   # Table 1 column M
+# Table 1's columns M (the model each iteration starts from) and O (optimizer and LR schedule carried over), for the
+# self-evolving methods: read from what each method declares it carries over (harness/train/methods/).
+INIT = {name: "π_t" if m.keeps_model else "π_0" for name, m in TRAINING_METHODS.items() if m.learns_from_samples}
+OPTIMIZER = {name: "✓" if m.keeps_optimizer else "×" for name, m in TRAINING_METHODS.items() if m.learns_from_samples}
+K_OPERATORS = {name for name, op in OPERATORS.items() if op.uses_k}   # H operators whose k is a Table 2 key
 PRM_MARK = {"none": "×", "prm": "✓", "oracle": "oracle"}
 ORACLE_MARK = {"none": "-", "oracle": "✓", "pseudo": "×"}
 

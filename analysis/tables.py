@@ -14,8 +14,8 @@ import pandas as pd
 
 from analysis import paper
 from analysis.load import Results, model_order
-from analysis.settings import (FINAL_STATES, INIT, METHODS, MISSING, NOT_BENCHMARKS, ORACLE_MARK, PERCENT,
-                               PRM_MARK, SPLITS, TASKS)
+from analysis.settings import (FINAL_STATES, INIT, K_OPERATORS, METHODS, MISSING, NOT_BENCHMARKS, OPTIMIZER,
+                               ORACLE_MARK, PERCENT, PRM_MARK, SPLITS, TASKS)
 from analysis.stats import cell, gain, mean_ci
 
 
@@ -159,7 +159,7 @@ def key_table1(r) -> tuple:
 
 def key_table2(r) -> tuple:
     return _norm(r["method"], r.get("interval"), r["reward"], r["operator"],
-                 r.get("k") if r["operator"] in ("random", "top_k") else None)
+                 r.get("k") if r["operator"] in K_OPERATORS else None)
 
 
 def key_table3(r) -> tuple:
@@ -185,7 +185,7 @@ def table1(res: Results) -> Table:
     """Training method x iteration interval (paper Table 1)."""
     rows, values = collect(res, ACCURACY, stages=True)
     rows["M"] = [INIT.get(m, "-") for m in rows.method]
-    rows["O"] = [{"continuous": "✓", "iterative_rft": "×", "restem": "×"}.get(m, "-") for m in rows.method]
+    rows["O"] = [OPTIMIZER.get(m, "-") for m in rows.method]
     rows["Interval (#queries)"] = [_interval(r, res) for _, r in rows.iterrows()]
     numbers, shown = assemble(rows.rename(columns={"label": "Method"}), values, list(SPLITS.values()),
                               ["Method", "M", "O", "Interval (#queries)"],

@@ -39,7 +39,7 @@ def status_mib(field: str) -> float:
 def prepare(folder: Path, records: int, seed: int) -> Path:
     """The MathV360K-layout source (written once), split into the data folder a run reads."""
     from harness.config import FAMILIES
-    from harness.data_commands import split_mathv360k
+    from harness.data.convert import split_mathv360k
     from harness.world.writer import write_mathv360k_download, write_world
 
     source = folder / "MathV360K" / "train_samples_all_tuning.json"
@@ -61,11 +61,13 @@ def prepare(folder: Path, records: int, seed: int) -> Path:
 def worker(way: str, data: Path, k: int, batch_sequences: int, max_new_tokens: int) -> dict:
     import torch
 
-    from harness.adapters import image_of
+    from harness.model.adapters import image_of
     from harness.config import ModelConfig
-    from harness.evaluate import prompts_of
-    from harness.pipeline import load_splits, new_base_model
-    from harness.rollout import hf_sample
+    from harness.evaluation.evaluate import prompts_of
+    from harness.data.splits import load_splits
+    from harness.model.modeling import new_base_model
+    from harness.rollout.hf import hf_sample
+    from harness.rollout.settings import SamplingSettings
 
     torch.manual_seed(0)
     t0 = time.time()
@@ -76,7 +78,8 @@ def worker(way: str, data: Path, k: int, batch_sequences: int, max_new_tokens: i
     held = [image_of(p) for p in prompts] if way == "all-at-once" else []  # as one vLLM request list held them
     model, adapter = new_base_model(ModelConfig())
     t0 = time.time()
-    hf_sample(model, adapter, prompts[: batch_sequences // k], k, 1.0, max_new_tokens, batch_sequences)
+    hf_sample(model, adapter, prompts[: batch_sequences // k], SamplingSettings("hf", k, 1.0, max_new_tokens,
+                                                                                 batch_sequences, seed=0))
     return {**loaded, "batch_s": round(time.time() - t0, 1), "images_held": len(held),
             "peak_rss_mib": round(status_mib("VmHWM"))}
 

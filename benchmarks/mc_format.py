@@ -23,16 +23,18 @@ from pathlib import Path
 
 import torch
 
+from harness.config import BaseConfig, EvalConfig, ModelConfig, OptimConfig
+from harness.data.datasets import OPTION_LETTERS
+from harness.model.adapters import Prompt
+from harness.model.modeling import new_base_model
+from harness.reward.answers import exact_match_reward
+from harness.rollout.settings import SamplingSettings
+from harness.rollout.sharded import greedy
+from harness.stages.base import pretrain
 import harness.world.corpus as corpus_mod
-import harness.world.writer as writer_mod
-from harness.adapters import Prompt
-from harness.answers import exact_match_reward
-from harness.config import BaseConfig, ModelConfig, OptimConfig
-from harness.datasets import OPTION_LETTERS
-from harness.pipeline import new_base_model, pretrain
-from harness.rollout import greedy
 from harness.world.oracle import relevant_steps
 from harness.world.problems import option_walk
+import harness.world.writer as writer_mod
 
 
 def variant(args) -> None:
@@ -97,7 +99,9 @@ def main() -> None:
 
     val = writer_mod.problems(0, "val", args.val, writer_mod.all_families())
     prompts = [Prompt(writer_mod.human_turn(p).replace("<image>\n", ""), p.image, cot=True) for p in val]
-    responses = greedy(model.eval(), adapter, prompts, ModelConfig().max_new_tokens)
+    settings = SamplingSettings("hf", k=1, temperature=0.0, max_new_tokens=ModelConfig().max_new_tokens,
+                                batch_sequences=EvalConfig().batch_sequences, seed=0)
+    responses = greedy(model.eval(), adapter, prompts, settings)
     right, total = defaultdict(Counter), defaultdict(Counter)
     for p, response in zip(val, responses):
         cell = f"{p.family}/{p.question_type}"

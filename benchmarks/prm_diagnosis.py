@@ -8,7 +8,7 @@ the warm-up rationales, as in the PRM stage), its responses to the PRM questions
 prm.max_per_query per question, balanced 1:1 correct:wrong and multi-choice:free-form), their oracle step
 labels and their Monte-Carlo step labels (prm.completions completions per step prefix), and pi_0's
 verifier samples of the validation split. Each variant then starts from pi_hat_0 and trains a PRM with
-harness.prm.train_prm; the table gives best-of-N accuracy on the verifier samples (N = 1, 4, 16, by the
+harness.reward.prm.train_prm; the table gives best-of-N accuracy on the verifier samples (N = 1, 4, 16, by the
 min / last / mean of step scores), majority voting, the step-level F1 against the oracle and the probe
 of gold solutions against one-digit corruptions. Variants are read from --variants, one per line:
 
@@ -27,16 +27,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import prm_controls  # noqa: E402
 from harness.config import load_config  # noqa: E402
-from harness.evaluate import prompts_of  # noqa: E402
-from harness.modeling import freeze_vision, load_model  # noqa: E402
-from harness.pipeline import load_splits, prepare  # noqa: E402
-from harness.prm import ProcessRewardModel, train_prm  # noqa: E402
-from harness.prm_data import balance, candidates, mc_label  # noqa: E402
-from harness.prm_stage import _sampler, train_pi_hat, verifier_samples  # noqa: E402
-from harness.reward_models import aggregate  # noqa: E402
-from harness.verifier import voting_curves  # noqa: E402
+from harness.data.splits import load_splits  # noqa: E402
+from harness.evaluation.evaluate import prompts_of  # noqa: E402
+from harness.model.modeling import freeze_vision, load_model  # noqa: E402
+from harness.reward import prm_controls  # noqa: E402
+from harness.reward.models import aggregate  # noqa: E402
+from harness.reward.prm import ProcessRewardModel, train_prm  # noqa: E402
+from harness.reward.prm_data import balance, candidates, mc_label  # noqa: E402
+from harness.reward.verifier import voting_curves  # noqa: E402
+from harness.rollout.settings import stage_sampling  # noqa: E402
+from harness.rollout.sharded import sample  # noqa: E402
+from harness.stages.graph import prepare  # noqa: E402
+from harness.stages.prm import train_pi_hat, verifier_samples  # noqa: E402
 
 DEFAULT_VARIANTS = """\
 paper           labels=mc       responses=400  tokens=all        epochs=3
@@ -90,17 +93,18 @@ def main() -> None:
         adapter.processor.save_pretrained(pi_hat_dir)
     model, adapter = load_model(pi_hat_dir, cfg.model)
     pi_hat = {k: v.clone() for k, v in model.state_dict().items()}
-    sample = _sampler(model, adapter, cfg)
+    settings = replace(stage_sampling(cfg), k=p.samples_per_query, temperature=p.temperature)  # as the PRM stage's
 
     def make_pool():
         rng = random.Random(seed)
         questions = rng.sample(splits["labeled"], min(p.questions, len(splits["labeled"])))
-        responses = sample(prompts_of(questions), p.samples_per_query, p.temperature, seed, "PRM responses")
+        responses = sample(model, adapter, prompts_of(questions), settings, "PRM responses")
         return balance(candidates(questions, responses, p.max_per_query), pool_size, rng)
 
     pool = cached(args.cache / f"pool-{pool_size}.pkl", make_pool)
     mc = cached(args.cache / f"mc-{pool_size}-{p.completions}.pkl",
-                lambda: mc_label(pool, lambda ps, k, t, s: sample(ps, k, t, s, "MC completions"), p, seed)[0])
+                lambda: mc_label(pool, lambda ps, s: sample(model, adapter, ps, s, "MC completions"),
+                                 replace(settings, k=p.completions))[0])
     oracle = prm_controls.oracle_labelled(mc, [c.record for c in pool])
     val = splits["val"]
     responses = cached(args.cache / "verifier_samples.pkl", lambda: verifier_samples(cfg, inputs.warmup, val))

@@ -103,10 +103,12 @@ class CountingAdapter:
 
 def run_ours(model, adapter, prompts, args) -> list[list[str]]:
     """K responses per prompt from our sampler."""
-    from harness.rollout import hf_sample
+    from harness.rollout.hf import hf_sample
+    from harness.rollout.settings import SamplingSettings
 
-    return hf_sample(model, adapter, prompts, args.k, temperature=1.0, max_new_tokens=args.max_new_tokens,
-                     batch_sequences=args.batch_sequences, seed=args.seed, desc="ours")
+    settings = SamplingSettings("hf", k=args.k, temperature=1.0, max_new_tokens=args.max_new_tokens,
+                                batch_sequences=args.batch_sequences, seed=args.seed)
+    return hf_sample(model, adapter, prompts, settings, desc="ours")
 
 
 def run_generate(model, adapter, prompts, args) -> list[list[str]]:
@@ -141,9 +143,9 @@ RUNNERS = {"ours": run_ours, "generate": run_generate}
 
 def load_prompts(data: Path, n: int):
     """The first n records of SPLIT as CoT prompts, their images decoded up front (outside the timing)."""
-    from harness.adapters import image_of
-    from harness.evaluate import prompts_of
-    from harness.pipeline import load_splits
+    from harness.model.adapters import image_of
+    from harness.evaluation.evaluate import prompts_of
+    from harness.data.splits import load_splits
 
     prompts = prompts_of(load_splits(data)[SPLIT][:n], cot=True)
     for p in prompts:
@@ -154,7 +156,7 @@ def load_prompts(data: Path, n: int):
 def worker(args: argparse.Namespace) -> dict:
     """In a fresh process: load, reset the peak-RSS counter, warm up once, time one full run."""
     from harness.config import ModelConfig
-    from harness.modeling import load_model
+    from harness.model.modeling import load_model
 
     model, adapter = load_model(Path(args.model), ModelConfig(threads=args.threads))
     prompts = load_prompts(Path(args.data), args.prompts)

@@ -15,10 +15,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from harness.config import ModelConfig
-from harness.evaluate import prompts_of, score
-from harness.modeling import load_model
-from harness.pipeline import load_splits
-from harness.rollout import greedy
+from harness.data.splits import load_splits
+from harness.evaluation.evaluate import prompts_of, score
+from harness.model.modeling import load_model
+from harness.rollout.settings import SamplingSettings
+from harness.rollout.sharded import greedy
 from harness.world.oracle import reasoning_correct, relevant_steps
 
 
@@ -40,7 +41,9 @@ def main() -> None:
 
     model, adapter = load_model(args.model, ModelConfig())
     records = [r for r in load_splits(Path(args.data))[args.split] if r.solution]
-    responses = greedy(model, adapter, prompts_of(records, cot=True), args.max_new_tokens, 512)
+    settings = SamplingSettings("hf", k=1, temperature=0.0, max_new_tokens=args.max_new_tokens, batch_sequences=512,
+                                seed=0)
+    responses = greedy(model, adapter, prompts_of(records, cot=True), settings)
     right, total = defaultdict(Counter), defaultdict(Counter)
     for rec, response, correct in zip(records, responses, score(responses, records)):
         cell = (rec.task, rec.question_type)

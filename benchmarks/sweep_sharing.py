@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.app.grid import expand
+from harness.app.sweep import sweep
 from harness.config import load_config  # noqa: F401  (keeps the import cost out of the timings)
 from harness.configio import parse_overrides
-from harness.evolve import run
-from harness.grid import expand
-from harness.sweep import sweep
+from harness.loop.evolve import run
 
 SMALL = ["world.sizes.labeled=64", "world.sizes.unlabeled=8", "world.sizes.val=16", "world.sizes.test_id=64",
          "world.sizes.test_ood=64", "world.base_corpus=4000", "base.steps=400", "warmup.samples_per_query=8",

@@ -10,8 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from harness.methods import METHODS, SAMPLED
 from harness.configio import ConfigError, deep_merge, from_dict, load_yaml, parse_overrides, spec, to_dict
+from harness.data.eval_sets import BENCHMARKS
+from harness.loop.metrics import METRICS
+from harness.loop.temperature import TEMPERATURE_POLICIES
+from harness.reward.models import AGGREGATIONS, REWARD_MODELS
+from harness.reward.operators import OPERATORS
+from harness.reward.unlabeled_modes import UNLABELED_MODES
+from harness.rollout.backends import BACKENDS
+from harness.train.methods import METHODS
 
 FAMILIES = ["chart", "geometry", "word_problem", "arrow_diagram", "counting"]
 
@@ -56,8 +63,6 @@ class DataConfig:
                                      "first), in MiB", ge=0)
 
     def check(self):
-        from harness.benchmarks import BENCHMARKS
-
         return [(f"benchmarks.{name}", BENCHMARKS.unknown_message(name))
                 for name in self.benchmarks if name not in BENCHMARKS]
 
@@ -165,7 +170,7 @@ class WarmupConfig:
 class RolloutConfig:
     """Sampling responses during self-evolution."""
 
-    backend: str = spec("hf", "rollout backend: hf (everywhere) or vllm (GPU)", choices=["hf", "vllm"])
+    backend: str = spec("hf", "rollout backend: hf (everywhere) or vllm (GPU)", choices=BACKENDS)
     samples_per_query: int = spec(16, "K responses per query", ge=1)
     temperature: float = spec(1.0, "sampling temperature", gt=0)
     batch_sequences: int = spec(512, "sequences decoded together in one forward", ge=1)
@@ -177,7 +182,7 @@ class SelectConfig:
 
     operator: str = spec("all", "all | random (k) | top_k (k best by reward model) | threshold (score > alpha) | "
                                 "below_threshold (score <= alpha: the negative control, not a method)",
-                         choices=["all", "random", "top_k", "threshold", "below_threshold"])
+                         choices=OPERATORS)
     k: int = spec(2, "responses kept per query by random and top_k", ge=1)
     alpha: float = spec(0.2, "threshold: keep responses whose reward-model score is above it (paper: 0.2)")
     dedup: bool = spec(False, "drop identical correct responses of a query before H chooses; the paper's Improve "
@@ -190,11 +195,9 @@ class SelectConfig:
 class RewardModelConfig:
     """The process reward model scoring each response (step scores aggregated to one number)."""
 
-    kind: Literal["none", "prm", "oracle"] = spec(
-        "none", "none | prm (learned from Monte-Carlo rollouts, a shared stage) | oracle (the embedded world's "
-                "exact step checker: the upper bound)")
-    aggregate: str = spec("min", "step scores -> response score (the paper: min)",
-                          choices=["min", "mean", "last", "prod"])
+    kind: str = spec("none", "none | prm (learned from Monte-Carlo rollouts, a shared stage) | oracle (the embedded "
+                             "world's exact step checker: the upper bound)", choices=REWARD_MODELS)
+    aggregate: str = spec("min", "step scores -> response score (the paper: min)", choices=AGGREGATIONS)
 
 
 @dataclass
@@ -223,9 +226,8 @@ class PRMConfig:
 class UnlabeledConfig:
     """Unlabeled prompts mixed into self-evolution (the paper's section 3.4)."""
 
-    mode: Literal["none", "pseudo", "oracle"] = spec(
-        "none", "none | pseudo (weighted-vote pseudo label, weights = reward-model scores) | oracle (the withheld "
-                "true answers: the skyline)")
+    mode: str = spec("none", "none | pseudo (weighted-vote pseudo label, weights = reward-model scores) | oracle (the "
+                             "withheld true answers: the skyline)", choices=UNLABELED_MODES)
     mixin: float = spec(0.0, "fraction of training after which unlabeled prompts join", ge=0, lt=1)
 
 
@@ -233,9 +235,9 @@ class UnlabeledConfig:
 class MethodConfig:
     """How self-evolution carries state across iterations."""
 
-    kind: Literal["sft", "iterative_rft", "restem", "continuous", "gold_sft"] = spec(
-        "continuous", "sft | iterative_rft (keep model) | restem (restart from pi_0) | continuous "
-                      "(keep model + optimizer + LR schedule) | gold_sft (a control: continuous on gold solutions)")
+    kind: str = spec("continuous", "sft | iterative_rft (keep model) | restem (restart from pi_0) | continuous "
+                                   "(keep model + optimizer + LR schedule) | gold_sft (a control: continuous on gold "
+                                   "solutions)", choices=METHODS)
     interval: float = spec(0.25, "fraction of the labeled queries per iteration", gt=0, le=1)
     # 2 passes: at interval 1.0 iterative RFT, ReST-EM and continuous then run two iterations and differ (with one
     # they are the same run three times); 1.0 halves the cost of every sweep.
@@ -310,16 +312,20 @@ class TemperatureConfig:
     """How the sampling temperature of the Generate step is chosen (rollout.temperature is the start)."""
 
     policy: str = spec("fixed", "fixed | adaptive (M-STAR: the grid temperature maximising metric, re-decided "
-                                "every few iterations)", choices=["fixed", "adaptive"])
+                                "every few iterations)", choices=TEMPERATURE_POLICIES)
     every: int = spec(2, "adaptive: decide at iterations 0, every, 2*every, ...", ge=1)
     lo: float = spec(0.3, "adaptive: lowest temperature of the grid", gt=0)
     hi: float = spec(1.6, "adaptive: highest temperature of the grid", gt=0)
     step: float = spec(0.1, "adaptive: grid step", gt=0)
-    metric: str = spec("reward_pass_at_2", "adaptive: validation metric maximised",
-                       choices=["reward_pass_at_2", "pass_at_k", "pass_minus_greedy"])
+    metric: str = spec("reward_pass_at_2", "adaptive: validation metric maximised", choices=METRICS)
 
     def check(self):
-        return [("hi", f"must be at least lo={self.lo}")] if self.hi < self.lo else []
+        problems = [("hi", f"must be at least lo={self.lo}")] if self.hi < self.lo else []
+        if not METRICS.get(self.metric).per_temperature:
+            varying = [name for name, m in METRICS.items() if m.per_temperature]
+            problems.append(("metric", f"{self.metric} does not depend on the temperature; choose one that does: "
+                                       f"{', '.join(varying)}"))
+        return problems
 
 
 @dataclass
@@ -341,7 +347,7 @@ class SlurmConfig:
 
 @dataclass
 class TrainConfig:
-    """How the policy trains over the processes of a run (harness/strategy.py)."""
+    """How the policy trains over the processes of a run (harness/model/strategy.py)."""
 
     strategy: str = spec("auto", "auto (fsdp under torchrun with more than one rank, else single) | single (one "
                                  "process) | ddp (every rank holds the whole model) | fsdp (FSDP2: weights, gradients "
@@ -405,32 +411,34 @@ class RunConfig:
         if (self.warmup.max_per_query or 0) > self.warmup.samples_per_query:
             problems.append(("warmup.max_per_query", f"keeps more rationales than are sampled "
                              f"(warmup.samples_per_query={self.warmup.samples_per_query}); lower it"))
-        if self.select.operator in ("top_k", "threshold", "below_threshold") and self.reward_model.kind == "none":
+        operator, reward = OPERATORS.get(self.select.operator), REWARD_MODELS.get(self.reward_model.kind)
+        if operator.ranks and not reward.scores:
             problems.append(("select.operator", f"{self.select.operator} ranks by a reward model; "
                              "set reward_model.kind to prm or oracle"))
-        if self.select.operator in ("random", "top_k") and self.select.k > self.rollout.samples_per_query:
+        if operator.uses_k and self.select.k > self.rollout.samples_per_query:
             problems.append(("select.k", f"keeps more responses than are sampled "
                              f"(rollout.samples_per_query={self.rollout.samples_per_query}); lower it"))
-        method = METHODS.get(self.method.kind) if self.method.kind in METHODS else None
         if self.method.optim.schedule == "cosine":
             problems.append(("method.optim.schedule", "the Improve step's length in steps is known only after selection "
                              "(and continuous keeps one schedule across iterations), so cosine has no horizon; use "
                              "constant, the paper's (warmup.optim and base.optim take cosine)"))
-        if self.unlabeled.mode != "none" and method and method.responses != SAMPLED:
+        if UNLABELED_MODES.get(self.unlabeled.mode).mixes_in and not METHODS.get(self.method.kind).learns_from_samples:
             problems.append(("unlabeled.mode", f"{self.method.kind} does not learn from its own samples' answers; "
                              "unlabeled prompts only make sense for self-evolving methods"))
-        if self.temperature.policy == "adaptive" and self.temperature.metric == "reward_pass_at_2" \
-                and self.reward_model.kind == "none":
-            problems.append(("temperature.metric", "Reward-Pass@2 needs a reward model; set reward_model.kind"))
+        if TEMPERATURE_POLICIES.get(self.temperature.policy).probes and not reward.scores \
+                and METRICS.get(self.temperature.metric).needs_reward_model:
+            problems.append(("temperature.metric", f"{self.temperature.metric} needs a reward model; set "
+                             "reward_model.kind"))
         if self.train.cpu_offload and self.train.strategy in ("single", "ddp"):
             problems.append(("train.cpu_offload", f"offloads FSDP shards; train.strategy={self.train.strategy} has "
                              "none: set train.strategy=fsdp (or auto) or cpu_offload=false"))
         if (self.train.micro_batch_size or 0) > self.method.optim.batch_size:
             problems.append(("train.micro_batch_size", f"is larger than the global batch "
                              f"(method.optim.batch_size={self.method.optim.batch_size}); lower it"))
-        if self.rollout.backend == "vllm" and self.train.strategy in ("ddp", "fsdp"):
-            problems.append(("rollout.backend", f"vllm is not wired to train.strategy={self.train.strategy} (its "
-                             "engine loads a saved checkpoint per call); use rollout.backend=hf"))
+        if not BACKENDS.get(self.rollout.backend).shardable and self.train.strategy in ("ddp", "fsdp"):
+            problems.append(("rollout.backend", f"{self.rollout.backend} samples in one process (it batches and seeds "
+                             f"by itself), so it is not wired to train.strategy={self.train.strategy}; use "
+                             "rollout.backend=hf"))
         evaluated = {"test_id", "test_ood", "val", *self.data.benchmarks}
         problems += [(f"eval.prompt_by_split.{name}", f"is no evaluated split; choose from {sorted(evaluated)}")
                      for name in self.eval.prompt_by_split if name not in evaluated]

@@ -1,9 +1,9 @@
-"""The process group of a run under torchrun (runners/distributed.py launches it), and the few collectives the
-harness itself calls (gradients are PyTorch's business: harness/strategy.py).
+"""The process group of a run under torchrun (runners/torchrun.py launches it), and the few collectives the
+harness itself calls (gradients are PyTorch's business: harness/model/strategy.py).
 
 Under torchrun (WORLD_SIZE > 1) `harness run` starts one process per GPU; every rank runs the whole loop
-(harness/evolve.py): each samples its share of the rollouts and evaluation, the results are `gather`ed so every
-rank holds the same examples, and every rank trains its share of each global batch (harness/global_batch.py).
+(harness/loop/evolve.py): each samples its share of the rollouts and evaluation, the results are `gather`ed so every
+rank holds the same examples, and every rank trains its share of each global batch (harness/train/global_batch.py).
 Rank 0 builds the shared stages and writes the run folder's files. Without torchrun nothing here calls
 torch.distributed: a single process runs as before.
 """

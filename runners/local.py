@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 
-from harness.evolve import run
-from harness.liveness import claimed_by_live_process
-from harness.rundir import RunDir
+from harness.loop.evolve import run
+from harness.loop.liveness import claimed_by_live_process
+from harness.loop.rundir import RunDir
 from runners import RUNNERS
 
 log = logging.getLogger("harness")

@@ -4,13 +4,12 @@ Each group of runs that shares its last stage gets one stage job (data -> base -
 already built); its runs go in as one job array that depends on it (afterok). Run and stage jobs are
 Checkpointable: on timeout or preemption submitit requeues them and a run resumes from its last checkpoint
 (after an iteration, or inside one: checkpoint.every_steps, checkpoint.rollout_batches). A run on more than one GPU (slurm.gpus_per_node > 1 or slurm.nodes > 1) is a TorchrunJob
-instead (runners.distributed): torchrun on each node, one rank per GPU. The cluster is named explicitly:
+instead (runners.torchrun): torchrun on each node, one rank per GPU. The cluster is named explicitly:
 submitit's AutoExecutor would pick SLURM by itself whenever `srun` is on PATH.
 """
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -20,22 +19,14 @@ import submitit
 from harness.config import RunConfig, SlurmConfig
 from harness.configio import from_dict, to_dict
 from harness.io import atomic_write_json
-from harness.rundir import RunDir
+from harness.loop.evolve import run
+from harness.loop.rundir import RunDir
+from harness.stages.graph import prepare, stages
 from runners import RUNNERS
-from runners.distributed import TorchrunJob, is_multi_gpu, launch_parameters
+from runners.sacct import ACTIVE, slurm_state
+from runners.torchrun import TorchrunJob, is_multi_gpu, launch_parameters
 
 log = logging.getLogger("harness")
-ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING")
-
-
-def slurm_state(job_id: str) -> str | None:
-    """The job's state from accounting (sacct), e.g. RUNNING, CANCELLED; None if unknown."""
-    try:
-        out = subprocess.run(["sacct", "-j", str(job_id), "-X", "-n", "-P", "-o", "State"],
-                             capture_output=True, text=True, timeout=30).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out[-1].split()[0] if out else None
 
 
 class StageJob(submitit.helpers.Checkpointable):
@@ -47,8 +38,6 @@ class StageJob(submitit.helpers.Checkpointable):
         self.config = config
 
     def __call__(self) -> str:
-        from harness.pipeline import prepare
-
         return str(prepare(from_dict(RunConfig, self.config)).warmup)
 
 
@@ -60,8 +49,6 @@ class RunJob(submitit.helpers.Checkpointable):
         self.config, self.label = config, label
 
     def __call__(self) -> str:
-        from harness.evolve import run
-
         return str(run(from_dict(RunConfig, self.config), self.label))
 
 
@@ -128,8 +115,6 @@ def _job(spec, multi_gpu: bool):
 
 
 def _last_stage_path(cfg: RunConfig) -> Path:
-    from harness.pipeline import stages
-
     return stages(cfg)[-1].path
 
 

@@ -18,7 +18,7 @@ TINY = [
 @pytest.fixture(scope="session")
 def tiny_results(tmp_path_factory):
     """A results folder whose stage cache holds the tiny world, base model and warm-up."""
-    from harness.pipeline import prepare
+    from harness.stages.graph import prepare
 
     root = tmp_path_factory.mktemp("results")
     prepare(load_config(None, TINY + [f"results_dir={root}"]))

@@ -23,7 +23,7 @@ def weights(model) -> torch.Tensor:
 
 def weights_of(model_dir: Path, cfg) -> torch.Tensor:
     """The weights of a saved policy, loaded as a run loads it (same parameter order as `weights`)."""
-    from harness.modeling import load_model
+    from harness.model.modeling import load_model
 
     return weights(load_model(model_dir, cfg.model)[0])
 
@@ -42,7 +42,7 @@ def recording(train_epoch, out: Path, tag: str):
 
 def main(config: str, out: str) -> None:
     """A whole run, as `harness run` does it, every rank saving its weights after each Improve step."""
-    from harness import evolve
+    from harness.loop import evolve
     from harness.config import load_config
 
     evolve.train_epoch = recording(evolve.train_epoch, Path(out), f"rank{os.environ['RANK']}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -26,8 +27,8 @@ def config(*overrides):
 
 def examples(n: int):
     """n short examples; at batch 4, batches of 4, 4, ... and a last one smaller than the two ranks need."""
-    from harness.adapters import Prompt
-    from harness.sft import Example
+    from harness.model.adapters import Prompt
+    from harness.train.sft import Example
     from real_arch import make_image
 
     return [Example(Prompt(f"What is {i} + {i}?", make_image(i), cot=False), f"The answer is {2 * i}.")
@@ -46,7 +47,7 @@ def full_weights(model) -> dict[str, torch.Tensor]:
 def full_grads(model) -> dict[str, torch.Tensor]:
     from torch.distributed.tensor import DTensor
 
-    from harness.strategy import WRAPPED
+    from harness.model.strategy import WRAPPED
 
     return {n.replace(WRAPPED, ""): (p.grad.full_tensor() if isinstance(p.grad, DTensor) else p.grad).clone()
             for n, p in model.named_parameters() if p.grad is not None}
@@ -54,9 +55,9 @@ def full_grads(model) -> dict[str, torch.Tensor]:
 
 def train(model_dir: str, n: int = 5, micro: str = "1", *overrides) -> dict:
     """The first global batch's gradient, then one epoch over `n` examples: loss, start and end weights."""
-    from harness import global_batch
-    from harness.sft import make_optimizer, train_epoch
-    from harness.strategy import load_policy
+    from harness.train import global_batch
+    from harness.train.sft import make_optimizer, train_epoch
+    from harness.model.strategy import load_policy
 
     cfg = config(*overrides)
     micro_batch = int(micro) if micro != "none" else None
@@ -75,9 +76,9 @@ def train(model_dir: str, n: int = 5, micro: str = "1", *overrides) -> dict:
 
 def write_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
     """An epoch of 3 steps, checkpointed (DCP) after step 2 as evolve does inside an Improve step."""
-    from harness import checkpoint
-    from harness.sft import make_optimizer, train_epoch
-    from harness.strategy import load_policy
+    from harness.train import checkpoint
+    from harness.train.sft import make_optimizer, train_epoch
+    from harness.model.strategy import load_policy
 
     cfg = config(*overrides)
     model, adapter = load_policy(model_dir, cfg)
@@ -93,9 +94,9 @@ def write_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
 
 def resume_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
     """The same epoch resumed from the checkpoint: its third step."""
-    from harness import checkpoint
-    from harness.sft import make_optimizer, train_epoch
-    from harness.strategy import load_policy
+    from harness.train import checkpoint
+    from harness.train.sft import make_optimizer, train_epoch
+    from harness.model.strategy import load_policy
 
     cfg = config(*overrides)
     model, adapter = load_policy(model_dir, cfg)
@@ -108,16 +109,18 @@ def resume_checkpoint(model_dir: str, ckpt_dir: str, *overrides) -> dict:
 def rollouts(model_dir: str, data_dir: str, store: str, *overrides) -> dict:
     """One iteration's rollouts on the embedded world's queries, three times: into `store`, again (read back from
     the batches on disk) and without a store; then Generate -> Reward -> Select's statistics."""
-    from harness.datasets import load_mathv360k
-    from harness.evolve import generate, generate_reward_select
-    from harness.strategy import load_policy
+    from harness.data.datasets import load_mathv360k
+    from harness.loop.evolve import generate, generate_reward_select
+    from harness.model.strategy import load_policy
+    from harness.rollout.settings import sampling
 
     cfg = config("rollout.samples_per_query=4", "rollout.batch_sequences=8", "model.max_new_tokens=12", *overrides)
     model, adapter = load_policy(model_dir, cfg)
     queries = load_mathv360k(Path(data_dir) / "mathv360k" / "labeled.json")[:10]
-    runs = {name: generate(model, adapter, cfg, queries, 1.0, seed=7, store=folder)
+    settings = replace(sampling(cfg), temperature=1.0)
+    runs = {name: generate(model, adapter, replace(settings, seed=7), queries, store=folder)
             for name, folder in [("first", Path(store)), ("again", Path(store)), ("fresh", None)]}
-    examples, stats = generate_reward_select(model, adapter, cfg, None, queries, 1.0, 0)
+    examples, stats = generate_reward_select(model, adapter, cfg, settings, None, queries, 0)
     return {**runs, "selected": [(e.prompt.question, e.response) for e in examples], "stats": stats}
 
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from harness.answers import exact_match_reward, extract_answer, is_correct, normalize
+from harness.reward.answers import exact_match_reward, extract_answer, is_correct, normalize
 
 SHAPES = {"circle": ["circle", "square", "triangle", "hexagon"], "num": ["10", "12", "14", "16"]}
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import published_layouts as layouts
-from harness.answers import exact_match_reward
-from harness.benchmarks import BENCHMARKS, load_benchmark, mathvista_hint
-from harness.datasets import DatasetError
+from harness.data.datasets import DatasetError
+from harness.data.eval_sets import BENCHMARKS, load_benchmark, mathvista_hint
 from harness.registry import UnknownNameError
+from harness.reward.answers import exact_match_reward
 
 
 def check(name, source, want, cache, skip_ids=()):

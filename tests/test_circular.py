@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-import harness.evaluate as evaluation
+import harness.evaluation.evaluate as evaluation
 from harness.config import EvalConfig
-from harness.datasets import Record, format_choices
+from harness.data.datasets import Record, format_choices
 from harness.io import read_jsonl
+from harness.rollout.settings import SamplingSettings
 
 OPTIONS = ["red", "green", "blue", "yellow"]
 
@@ -25,7 +26,7 @@ def scripted(answer, monkeypatch) -> list:
     """Replace generation by `answer(prompt) -> response`; returns the prompts the model was asked."""
     asked = []
 
-    def greedy(model, adapter, prompts, max_new_tokens, batch_sequences, desc=None):
+    def greedy(model, adapter, prompts, settings, desc=None):
         asked.extend(prompts)
         return [answer(p) for p in prompts]
 
@@ -47,7 +48,8 @@ def reads_the_question(prompt) -> str:
 
 
 def run(split: str, settings: EvalConfig, tmp_path, cot: bool = True) -> dict:
-    return evaluation.evaluate(None, None, {split: question_set()}, 8, 4, cot=cot, settings=settings,
+    greedy = SamplingSettings(backend="hf", k=1, temperature=0.0, max_new_tokens=8, batch_sequences=4, seed=0)
+    return evaluation.evaluate(None, None, {split: question_set()}, greedy, cot=cot, eval_cfg=settings,
                                out=tmp_path)[split]
 
 

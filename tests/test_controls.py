@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.evolve import run
 from harness.io import read_json, read_jsonl
+from harness.loop.evolve import run
 
 
 def summaries(path) -> list[dict]:

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 import published_layouts as layouts
-from harness.data_commands import split_mathv360k
-from harness.datasets import DatasetError, load_mathv360k
+from harness.data.convert import split_mathv360k
+from harness.data.datasets import DatasetError, load_mathv360k
 from real_arch import build_tiny_llava
 
 ASK = ("<image>\nFirst perform reasoning, then finally select the question from the choices in the following format: "

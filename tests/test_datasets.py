@@ -7,8 +7,8 @@ import logging
 import pytest
 from PIL import Image
 
-from harness.answer_forms import find_choices
-from harness.datasets import DatasetError, load_mathv360k, load_mathvista, read_mathv360k
+from harness.data.answer_forms import find_choices
+from harness.data.datasets import DatasetError, load_mathv360k, load_mathvista, read_mathv360k
 
 
 def _rec(rid, image, answer="3", question="How many?"):

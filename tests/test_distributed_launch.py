@@ -11,8 +11,8 @@ import submitit
 from submitit.slurm import slurm
 
 from harness.config import load_config, to_dict
-from runners.distributed import TorchrunJob, is_multi_gpu, launch_parameters, rdzv_port, torchrun_command
 from runners.slurm import executor
+from runners.torchrun import TorchrunJob, is_multi_gpu, launch_parameters, rdzv_port, torchrun_command
 
 
 def slurm_cfg(*overrides):
@@ -89,8 +89,8 @@ class FakeExecutor:
 
 
 def test_slurm_runner_submits_multi_gpu_runs_as_torchrun_jobs(tmp_path, monkeypatch):
-    from harness.grid import RunSpec
-    from harness.rundir import run_path
+    from harness.app.grid import RunSpec
+    from harness.loop.rundir import run_path
     from runners import slurm as slurm_runner
 
     submitted = []

@@ -17,10 +17,10 @@ import torch
 import yaml
 
 from distributed_worker import recording, weights_of
-from harness import evolve
 from harness.config import to_dict
 from harness.io import read_json, read_jsonl
-from harness.rundir import RunDir, run_path
+from harness.loop import evolve
+from harness.loop.rundir import RunDir, run_path
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 

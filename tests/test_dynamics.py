@@ -7,9 +7,9 @@ import random
 import pytest
 
 from harness.config import TemperatureConfig
-from harness.dynamics import pass_at_k, reward_pass_at
 from harness.io import read_jsonl
-from harness.temperature import TEMPERATURE_POLICIES, grid
+from harness.loop.dynamics import pass_at_k, reward_pass_at
+from harness.loop.temperature import TEMPERATURE_POLICIES, grid
 
 
 @pytest.mark.parametrize("n, c, k", [(16, 0, 1), (16, 3, 1), (16, 3, 4), (8, 5, 3), (6, 6, 2), (10, 1, 10)])
@@ -45,20 +45,20 @@ def test_adaptive_policy_picks_the_argmax_and_keeps_it_between_decisions():
         probed.append(t)
         return values[t]
 
-    policy = TEMPERATURE_POLICIES.get("adaptive")
+    policy = TEMPERATURE_POLICIES.get("adaptive").decide
     temp, info = policy(0, 1.0, cfg, probe)
     assert temp == max(values, key=values.get) and info["temperature_probe"] == values
     probed.clear()
     assert policy(1, temp, cfg, probe) == (temp, {}) and probed == []  # kept, nothing measured
     values = {t: -abs(t - 0.5) for t in grid(cfg)}
     assert policy(2, temp, cfg, probe)[0] == 0.5
-    assert TEMPERATURE_POLICIES.get("fixed")(0, 0.8, cfg, probe)[0] == 0.8
+    assert TEMPERATURE_POLICIES.get("fixed").decide(0, 0.8, cfg, probe)[0] == 0.8
 
 
 def test_monitor_and_adaptive_temperature_in_a_run(tiny_config):
     """Dynamics rows for pi_0 and every iteration; the adaptive choice is logged and used; the monitor
     and the policy share samples (overlapping temperatures are sampled once per policy version)."""
-    from harness.evolve import run
+    from harness.loop.evolve import run
 
     cfg = tiny_config("reward_model.kind=oracle", "select.operator=top_k", "method.interval=0.5",
                       "monitor.temperatures=[0.5,1.0]", "monitor.queries=4", "monitor.samples=4",

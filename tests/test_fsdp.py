@@ -108,8 +108,8 @@ def test_fsdp_lora_with_frozen_vision_trains_like_one_process(two_ranks, llava_d
 def test_bfloat16_compute_on_float32_master_weights_moves_the_weights_at_lr_1e_6(two_ranks, tinyvlm_dir):
     """The paper's lr: with float32 master weights (one process: autocast; 2 ranks: FSDP2's mixed precision)
     nearly every weight moves in 10 steps; pure bfloat16 weights with AdamW leave most where they were."""
-    from harness.modeling import load_model
-    from harness.sft import make_optimizer, train_epoch
+    from harness.model.modeling import load_model
+    from harness.train.sft import make_optimizer, train_epoch
 
     two = two_ranks["bf16"]
     one = one_process("train", tinyvlm_dir, 40, 2, *BF16)

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
+from harness.app.grid import expand
 from harness.configio import ConfigError
-from harness.grid import expand
 
 GRID = """
 name: g
@@ -108,7 +108,7 @@ def test_cross_field_conflict_is_reported_with_the_fix(grid_dir):
 
 
 def test_recipe_blocks_start_from_named_overrides_and_unknown_recipes_are_reported(tmp_path):
-    from harness.grid import expand
+    from harness.app.grid import expand
 
     good = tmp_path / "g.yaml"
     good.write_text("name: g\nruns:\n  - label: M-STAR\n    recipe: mstar\n    set: {select.k: 4}\n")
@@ -123,7 +123,7 @@ def test_recipe_blocks_start_from_named_overrides_and_unknown_recipes_are_report
 
 
 def test_sweep_match_keeps_matching_runs_and_their_stages_only():
-    from harness.sweep import load_sweep
+    from harness.app.sweep import load_sweep
 
     sw = load_sweep("ablations/mstar.yaml", [], match=r"\[medium\]")
     assert len(sw.runs) == 6 and all("[medium]" in r.label for r in sw.runs)

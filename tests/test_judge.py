@@ -10,9 +10,9 @@ import pytest
 
 from chat_server import FailingProxy, chat_requests, free_port
 from harness.config import JudgeConfig
-from harness.datasets import Record
-from harness.judge import DOWN_AFTER, JudgeClient, parse_reply
-from harness.scoring import response_rows, score_rows, table
+from harness.data.datasets import Record
+from harness.evaluation.judge import DOWN_AFTER, JudgeClient, parse_reply
+from harness.evaluation.scoring import response_rows, score_rows, table
 
 pytestmark = pytest.mark.timeout(600)
 

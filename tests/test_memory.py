@@ -7,8 +7,8 @@ from pathlib import Path
 from PIL import Image
 
 from harness.config import WARMUP_EXPECTED_YIELD, WarmupConfig, load_config
-from harness.images import ImageCache, image_bytes
-from harness.pipeline import warmup_queries
+from harness.data.images import ImageCache, image_bytes
+from harness.stages.warmup import warmup_queries
 
 
 def test_image_cache_holds_at_most_its_byte_budget_least_recently_used_first(tmp_path):
@@ -44,8 +44,8 @@ def test_loading_reads_image_headers_not_pixels(tmp_path):
     """A loaded record holds a path; nothing is decoded until a batch needs it."""
     import json
 
-    from harness import images
-    from harness.datasets import load_mathv360k
+    from harness.data import images
+    from harness.data.datasets import load_mathv360k
 
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     conv = [{"from": "human", "value": "<image>\nHow many?"}, {"from": "gpt", "value": "3"}]

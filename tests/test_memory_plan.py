@@ -7,7 +7,7 @@ import pytest
 
 from harness.cli import main
 from harness.config import load_config
-from harness.memory_plan import GIB, counted_shape, plan_config
+from harness.train.memory_plan import GIB, counted_shape, plan_config
 from real_arch import build_tiny_llava
 
 BASE = str(Path(__file__).parent.parent / "ablations" / "base.yaml")

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.adapters import adapter_for
 from harness.config import load_config
-from harness.evolve import Plan, carry_over
-from harness.methods import METHODS
-from harness.sft import make_optimizer, train_epoch
+from harness.loop.evolve import Plan, carry_over
+from harness.model.adapters import adapter_for
 from harness.tinyvlm import build_tiny_vlm
+from harness.train.methods import METHODS
+from harness.train.sft import make_optimizer, train_epoch
 from harness.world.corpus import base_corpus
 
 
@@ -80,7 +80,7 @@ def test_cosine_is_refused_for_the_improve_step_and_runs_for_the_warmup(tmp_path
 def test_table1_methods_at_interval_one_are_iterative_and_distinct():
     """At the default budget every Table 1 method runs at least two iterations at interval 1.0, so iterative
     RFT, ReST-EM and continuous are three different runs (with one iteration they were one run three times)."""
-    from harness.grid import expand
+    from harness.app.grid import expand
 
     _, runs = expand("ablations/training_method.yaml")
     full = [r for r in runs if r.config.method.interval == 1.0 and r.config.method.kind != "sft"]

@@ -1,5 +1,5 @@
 """Model options (config.model: dtype, gradient_checkpointing, freeze_vision, LoRA, trust_remote_code) applied
-by harness.modeling.load_model, each checked on a tiny random LLaVA."""
+by harness.model.modeling.load_model, each checked on a tiny random LLaVA."""
 
 import math
 import sys
@@ -7,11 +7,12 @@ import sys
 import pytest
 import torch
 
-from harness.adapters import Prompt, on_device
 from harness.config import load_config
-from harness.modeling import load_model, vision_towers
-from harness.rollout import hf_sample
-from harness.sft import Example, make_optimizer, train_epoch
+from harness.model.adapters import Prompt, on_device
+from harness.model.modeling import load_model, vision_towers
+from harness.rollout.hf import hf_sample
+from harness.rollout.settings import SamplingSettings
+from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import build_tiny_llava, make_image
 
@@ -60,7 +61,8 @@ def test_bfloat16_computes_in_bfloat16_on_float32_weights_and_samples_and_trains
     batch = on_device(adapter.encode_prompts([e.prompt for e in EXAMPLES]), model)
     with torch.no_grad():
         assert model(**batch).logits.dtype == torch.bfloat16  # model.dtype is the compute dtype
-    out = hf_sample(model, adapter, [e.prompt for e in EXAMPLES], k=2, temperature=1.0, max_new_tokens=4)
+    settings = SamplingSettings("hf", k=2, temperature=1.0, max_new_tokens=4, batch_sequences=512, seed=0)
+    out = hf_sample(model, adapter, [e.prompt for e in EXAMPLES], settings)
     assert [len(r) for r in out] == [2, 2]
     assert math.isfinite(train_step(model, adapter))
 
@@ -103,7 +105,8 @@ def test_lora_trains_only_its_adapters_and_reloads(llava_dir, tmp_path):
     batch = on_device(adapter2.encode_prompts([e.prompt for e in EXAMPLES]), again)
     with torch.no_grad():
         torch.testing.assert_close(again(**batch).logits, model.eval()(**batch).logits)
-    greedy = hf_sample(again, adapter2, [e.prompt for e in EXAMPLES], k=1, temperature=0.0, max_new_tokens=4)
+    settings = SamplingSettings("hf", k=1, temperature=0.0, max_new_tokens=4, batch_sequences=512, seed=0)
+    greedy = hf_sample(again, adapter2, [e.prompt for e in EXAMPLES], settings)
     assert len(greedy) == 2
 
 
@@ -130,7 +133,7 @@ def test_trust_remote_code_reaches_the_auto_classes(llava_dir, monkeypatch):
 
 
 def test_device_auto_picks_this_process_gpu_else_cpu(llava_dir, monkeypatch):
-    from harness.modeling import resolve_device
+    from harness.model.modeling import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu") and resolve_device("cuda:1") == torch.device("cuda", 1)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

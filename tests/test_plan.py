@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.evolve import Plan
+from harness.loop.evolve import Plan
 
 
 @pytest.mark.parametrize("interval", [1.0, 0.5, 0.25, 0.125, 0.0625])

@@ -8,13 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.config import PRMConfig, SelectConfig
-from harness.datasets import Record
+from harness.config import SelectConfig
+from harness.data.datasets import Record
 from harness.io import read_json
-from harness.prm_data import Candidate, balance, mc_label
-from harness.reward_models import OracleReward, aggregate
-from harness.selection import SELECTORS
-from harness.unlabeled import mixin_slices, weighted_vote
+from harness.reward.models import aggregate
+from harness.reward.models.oracle import OracleReward
+from harness.reward.operators import OPERATORS
+from harness.reward.prm_data import Candidate, balance, mc_label
+from harness.reward.unlabeled import mixin_slices, weighted_vote
+from harness.rollout.settings import SamplingSettings
 
 GOLD = ["a=3 b=5", "ask a+b", "3+5=8", "answer: 8"]
 
@@ -23,23 +25,24 @@ def record(qtype="free_form", rid="1") -> Record:
     return Record(rid, Path("x.png"), "What is a+b?", "8", qtype, "integer", "t", solution=list(GOLD))
 
 
-def planted_completer(prompts, k, temperature, seed):
+def planted_completer(prompts, settings):
     """A policy that finishes a prefix the gold way while it is on the gold path and copies the wrong
     sum once it has left it: what a perfectly consistent completer would do."""
     out = []
     for p in prompts:
         done = [s for s in p.prefix.split("\n") if s]
         if done == GOLD[: len(done)]:
-            out.append(["\n".join(GOLD[len(done):])] * k)
+            out.append(["\n".join(GOLD[len(done):])] * settings.k)
         else:
-            out.append(["answer: 9"] * k)
+            out.append(["answer: 9"] * settings.k)
     return out
 
 
 def test_mc_labels_drop_from_the_step_that_goes_wrong():
     right = Candidate(record(), list(GOLD), True)
     wrong = Candidate(record(), ["a=3 b=5", "ask a+b", "3+6=9", "answer: 9"], False)
-    examples, completions = mc_label([right, wrong], planted_completer, PRMConfig(completions=4), seed=0)
+    settings = SamplingSettings("hf", k=4, temperature=1.0, max_new_tokens=8, batch_sequences=8, seed=0)
+    examples, completions = mc_label([right, wrong], planted_completer, settings)
     assert completions == 2 * 3 * 4  # 3 prefixes (all steps but the last) x 4 completions, per response
     good, bad = examples[0].labels, examples[1].labels
     assert good == [1.0, 1.0, 1.0, 1.0]
@@ -83,13 +86,13 @@ def test_oracle_scores_steps_exactly_and_aggregates_by_min():
     ("threshold", [0.1, 0.7, 0.2, 0.9], SelectConfig(alpha=0.2), ["b", "d"]),  # strictly above alpha
 ])
 def test_selection_operators(name, scores, cfg, expected):
-    assert SELECTORS.get(name)(["a", "b", "c", "d"], scores, cfg, random.Random(0)) == expected
+    assert OPERATORS.get(name).choose(["a", "b", "c", "d"], scores, cfg, random.Random(0)) == expected
 
 
 def test_operators_with_fewer_correct_responses_than_k():
     for name in ("random", "top_k"):
-        assert sorted(SELECTORS.get(name)(["a"], [0.5], SelectConfig(k=4), random.Random(0))) == ["a"]
-    picked = SELECTORS.get("random")(list("abcdef"), None, SelectConfig(k=2), random.Random(0))
+        assert sorted(OPERATORS.get(name).choose(["a"], [0.5], SelectConfig(k=4), random.Random(0))) == ["a"]
+    picked = OPERATORS.get("random").choose(list("abcdef"), None, SelectConfig(k=2), random.Random(0))
     assert len(picked) == 2 and len(set(picked)) == 2
 
 
@@ -112,8 +115,8 @@ PRM_TINY = ["reward_model.kind=prm", "prm.questions=24", "prm.responses=16", "pr
 
 def test_prm_stage_and_a_top2_run_end_to_end(tiny_config):
     """The PRM stage builds once (data, model, held-out MSE, Fig. 2 files) and a top-2 run re-ranks with it."""
-    from harness.evolve import run
-    from harness.pipeline import stages
+    from harness.loop.evolve import run
+    from harness.stages.graph import stages
 
     cfg = tiny_config(*PRM_TINY, "select.operator=top_k", "select.k=2", "method.interval=0.5", "name=prm")
     path = run(cfg, "top-2")
@@ -143,7 +146,7 @@ def test_prm_stage_and_a_top2_run_end_to_end(tiny_config):
 
 
 def test_unlabeled_pseudo_labels_end_to_end(tiny_config):
-    from harness.evolve import run
+    from harness.loop.evolve import run
     from harness.io import read_jsonl
 
     cfg = tiny_config("reward_model.kind=oracle", "select.operator=top_k", "unlabeled.mode=pseudo",

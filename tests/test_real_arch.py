@@ -9,11 +9,12 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from harness.adapters import ChatAdapter, Prompt, adapter_for
 from harness.config import load_config
-from harness.evolve import run
-from harness.rollout import hf_sample
-from harness.sft import Example, make_optimizer, train_epoch
+from harness.loop.evolve import run
+from harness.model.adapters import ChatAdapter, Prompt, adapter_for
+from harness.rollout.hf import hf_sample
+from harness.rollout.settings import SamplingSettings
+from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import build_tiny_llava, greedy_generate_texts, make_image
 
@@ -60,10 +61,12 @@ def test_hf_sampler_greedy_matches_generate_on_left_padded_batch(llava):
     adapter = adapter_for(model, processor)
     expected = greedy_generate_texts(model, adapter, TWO_PROMPTS, 12)
     assert all(len(e) > 0 for e in expected)  # a random model rarely ends at once: the check is not vacuous
-    got = hf_sample(model, adapter, TWO_PROMPTS, k=1, temperature=0.0, max_new_tokens=12)
+    got = hf_sample(model, adapter, TWO_PROMPTS, SamplingSettings("hf", k=1, temperature=0.0,
+                                                                  max_new_tokens=12, batch_sequences=512, seed=0))
     assert [g[0] for g in got] == expected
     # Longest first, one prompt per chunk: the sampler reorders prompts by length and must undo it.
-    got = hf_sample(model, adapter, TWO_PROMPTS[::-1], k=1, temperature=0.0, max_new_tokens=12, batch_sequences=1)
+    got = hf_sample(model, adapter, TWO_PROMPTS[::-1], SamplingSettings("hf", k=1, temperature=0.0,
+                                                                        max_new_tokens=12, batch_sequences=1, seed=0))
     assert [g[0] for g in got] == expected[::-1]
 
 
@@ -88,9 +91,11 @@ def test_sampler_and_sft_work_without_optional_forward_arguments(llava):
     bare = BareForward(model)
     expected = greedy_generate_texts(model, adapter, TWO_PROMPTS, 6)
     # no position_ids: Llama counts positions from the left pad, a constant shift that RoPE cancels
-    got = hf_sample(bare, adapter, TWO_PROMPTS, k=1, temperature=0.0, max_new_tokens=6)
+    got = hf_sample(bare, adapter, TWO_PROMPTS, SamplingSettings("hf", k=1, temperature=0.0,
+                                                                 max_new_tokens=6, batch_sequences=512, seed=0))
     assert [g[0] for g in got] == expected
-    assert all(len(r) == 3 for r in hf_sample(bare, adapter, TWO_PROMPTS, k=3, temperature=1.0, max_new_tokens=4))
+    assert all(len(r) == 3 for r in hf_sample(bare, adapter, TWO_PROMPTS, SamplingSettings("hf", k=3, temperature=1.0,
+                                                                                           max_new_tokens=4, batch_sequences=512, seed=0)))
     state = {k: v.clone() for k, v in model.state_dict().items()}
     try:
         cfg = load_config(None, ["method.optim.batch_size=2"]).method.optim

@@ -9,11 +9,12 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from harness.adapters import Idefics3Adapter, Prompt, Qwen2VLAdapter, adapter_for
 from harness.config import load_config
-from harness.evolve import run
-from harness.rollout import hf_sample
-from harness.sft import Example, make_optimizer, train_epoch
+from harness.loop.evolve import run
+from harness.model.adapters import Idefics3Adapter, Prompt, Qwen2VLAdapter, adapter_for
+from harness.rollout.hf import hf_sample
+from harness.rollout.settings import SamplingSettings
+from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import build_tiny_idefics3, build_tiny_qwen2_vl, greedy_generate_texts, make_image
 
@@ -64,9 +65,11 @@ def test_sampler_greedy_matches_generate_on_left_padded_batch(loaded):
     _, model, adapter = loaded
     expected = greedy_generate_texts(model, adapter, PROMPTS, 12)
     assert sum(len(e) > 0 for e in expected) >= 2  # a random model rarely ends at once: the check is not vacuous
-    got = hf_sample(model, adapter, PROMPTS, k=1, temperature=0.0, max_new_tokens=12)
+    got = hf_sample(model, adapter, PROMPTS, SamplingSettings("hf", k=1, temperature=0.0,
+                                                              max_new_tokens=12, batch_sequences=512, seed=0))
     assert [g[0] for g in got] == expected
-    many = hf_sample(model, adapter, PROMPTS, k=3, temperature=1.0, max_new_tokens=6)
+    many = hf_sample(model, adapter, PROMPTS, SamplingSettings("hf", k=3, temperature=1.0,
+                                                               max_new_tokens=6, batch_sequences=512, seed=0))
     assert [len(r) for r in many] == [3, 3, 3]
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 from PIL import Image
 
-from harness.data_commands import split_mathv360k, write_mathvista
+from harness.data.convert import split_mathv360k, write_mathvista
 from real_arch import build_tiny_llava
 
 N = 24  # records of the raw MathV360K file: 12 labeled, 4 test-ID, 4 val, 4 unlabeled

@@ -76,3 +76,39 @@ def test_unknown_name_error_is_lookup_error_not_key_error(methods):
 def test_empty_registry_message():
     with pytest.raises(UnknownNameError, match=r"Unknown benchmark 'mathvista'\. Available: \(none\)"):
         Registry("benchmark").get("mathvista")
+
+
+def _package(root, name: str, modules: dict[str, str]) -> None:
+    pkg = root / name
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from harness.registry import Registry\n"
+                                     "THINGS = Registry('thing', __name__)\n")
+    for module, text in modules.items():
+        (pkg / f"{module}.py").write_text(text)
+
+
+def test_a_registry_finds_its_entries_in_its_package_on_first_use(tmp_path, monkeypatch):
+    entry = "from {pkg} import THINGS\nTHINGS.register('{name}')(lambda: '{name}')\n"
+    _package(tmp_path, "toy_things", {"one": entry.format(pkg="toy_things", name="one"),
+                                      "two": entry.format(pkg="toy_things", name="two"),
+                                      "_helper": "raise RuntimeError('private modules are not entries')"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import sys
+
+    from toy_things import THINGS
+
+    assert "toy_things.one" not in sys.modules  # nothing imported until a name is asked for
+    assert THINGS.names() == ["one", "two"] and THINGS.get("two")() == "two"
+    assert "toy_things.one" in sys.modules and "toy_things._helper" not in sys.modules
+
+
+def test_a_registry_may_find_its_entries_in_one_module(tmp_path, monkeypatch):
+    (tmp_path / "toy_entries.py").write_text("from toy_registry import THINGS\nTHINGS.register('x')(1)\n")
+    (tmp_path / "toy_registry.py").write_text("from harness.registry import Registry\n"
+                                              "THINGS = Registry('thing', 'toy_entries')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from toy_registry import THINGS
+
+    assert "x" in THINGS and len(THINGS) == 1
+    with pytest.raises(UnknownNameError, match="Unknown thing 'y'. Available: x"):
+        THINGS.get("y")

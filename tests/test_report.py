@@ -296,8 +296,8 @@ def test_half_finished_training_method_sweep_is_table1_with_each_rows_own_paper_
     """The real grid, expanded and written by `harness sweep`, with 3 of 8 runs done: the runs not started
     resolve from their manifest settings (their k and alpha defaults included), so the sweep is Table 1,
     and each row carries the paper numbers of its own (method, interval), never another row's."""
-    from harness.rundir import RunDir
-    from harness.sweep import load_sweep, write_manifest as write_sweep_manifest
+    from harness.loop.rundir import RunDir
+    from harness.app.sweep import load_sweep, write_manifest as write_sweep_manifest
 
     sw = load_sweep("ablations/training_method.yaml", [f"results_dir={tmp_path}"])
     write_sweep_manifest(sw)

@@ -12,9 +12,9 @@ import pytest
 from analysis.report import write_report
 from chat_server import chat_requests
 from harness.cli import main
-from harness.evolve import run
+from harness.evaluation.scoring import judge_question
 from harness.io import read_json, read_jsonl
-from harness.scoring import judge_question
+from harness.loop.evolve import run
 
 pytestmark = pytest.mark.timeout(1800)
 SPLITS = {"final": ["test_id", "test_ood", "val"], "warmup": ["test_id", "test_ood", "val"],

@@ -14,11 +14,12 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from harness import checkpoint, sharded_rollout
 from harness.config import to_dict
-from harness.evolve import run
 from harness.io import read_jsonl
-from harness.rundir import RunDir, run_path
+from harness.loop.evolve import run
+from harness.loop.rundir import RunDir, run_path
+from harness.rollout import sharded as sharded_rollout
+from harness.train import checkpoint
 
 
 def _without_timing(rows):

@@ -12,7 +12,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.answers import exact_match_reward
+from harness.reward.answers import exact_match_reward
 
 RECORDS = {
     "integer": {"question_type": "free_form", "answer_type": "integer", "answer": "12", "unit": "cm"},

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_config
-from harness.datasets import Record
-from harness.evolve import select
-from harness.selection import SELECTORS
+from harness.data.datasets import Record
+from harness.loop.evolve import select
+from harness.reward.operators import OPERATORS
 
 RESPONSES = ["a", "a", "b", "wrong", "a", "c"]
 REWARDS = [1.0, 1.0, 1.0, 0.0, 1.0, 1.0]
@@ -61,7 +61,7 @@ def test_every_operator_is_a_registered_config_choice():
     from harness.config import SelectConfig
     from harness.configio import describe
 
-    assert set(SETTINGS) == set(SELECTORS.names())
+    assert set(SETTINGS) == set(OPERATORS.names())
     assert {k for k, _, _ in describe(SelectConfig)} >= {"operator", "dedup", "max_per_query"}
 
 

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from harness import pipeline
-from harness.adapters import adapter_for
 from harness.config import OptimConfig
-from harness.stages import ensure_stage, is_done, resume_folder
+from harness.model.adapters import adapter_for
+from harness.stages import base as base_stage
+from harness.stages.cache import ensure_stage, is_done, resume_folder
 from harness.tinyvlm import build_tiny_vlm
 from harness.world.corpus import base_corpus
 from harness.world.writer import all_families
@@ -28,9 +28,9 @@ def corpus():
 
 def test_interrupted_pretraining_resumes_to_the_uninterrupted_weights(corpus, tmp_path, monkeypatch):
     model, adapter = fresh_model()
-    expected, expected_losses = pipeline.pretrain(model, adapter, corpus, OPTIM, STEPS)
+    expected, expected_losses = base_stage.pretrain(model, adapter, corpus, OPTIM, STEPS)
 
-    real_epoch, calls = pipeline.train_epoch, []
+    real_epoch, calls = base_stage.train_epoch, []
 
     def dies_in_third_pass(*args, **kwargs):
         calls.append(kwargs["seed"])
@@ -40,13 +40,13 @@ def test_interrupted_pretraining_resumes_to_the_uninterrupted_weights(corpus, tm
 
     resume = tmp_path / "resume"
     model, adapter = fresh_model()
-    monkeypatch.setattr(pipeline, "train_epoch", dies_in_third_pass)
+    monkeypatch.setattr(base_stage, "train_epoch", dies_in_third_pass)
     with pytest.raises(KeyboardInterrupt):
-        pipeline.pretrain(model, adapter, corpus, OPTIM, STEPS, resume)
-    monkeypatch.setattr(pipeline, "train_epoch", real_epoch)
+        base_stage.pretrain(model, adapter, corpus, OPTIM, STEPS, resume)
+    monkeypatch.setattr(base_stage, "train_epoch", real_epoch)
 
     model, adapter = fresh_model()  # a new process starts from a new random model
-    got, losses = pipeline.pretrain(model, adapter, corpus, OPTIM, STEPS, resume)  # weights from the checkpoint
+    got, losses = base_stage.pretrain(model, adapter, corpus, OPTIM, STEPS, resume)  # weights from the checkpoint
     assert losses == pytest.approx(expected_losses, abs=1e-6)
     for (name, a), b in zip(expected.state_dict().items(), got.state_dict().values()):
         torch.testing.assert_close(b, a, atol=0, rtol=0, msg=name)

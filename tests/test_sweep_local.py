@@ -11,8 +11,8 @@ import textwrap
 
 import yaml
 
-from harness.status import format_rows, rows
-from harness.sweep import sweep
+from harness.app.status import format_rows, rows
+from harness.app.sweep import sweep
 
 from conftest import TINY
 
@@ -84,7 +84,7 @@ def test_manifest_keeps_runs_of_earlier_invocations(tmp_path, tiny_results):
 
 def test_stage_keys_do_not_depend_on_how_results_dir_is_spelled(tmp_path, monkeypatch):
     from harness.config import load_config
-    from harness.pipeline import stages
+    from harness.stages.graph import stages
 
     monkeypatch.chdir(tmp_path)
     relative = [s.path.name for s in stages(load_config(None, ["results_dir=results", "reward_model.kind=prm"]))]

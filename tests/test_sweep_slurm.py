@@ -12,9 +12,9 @@ import time
 import pytest
 import yaml
 
+from harness.app.status import rows
+from harness.app.sweep import sweep
 from harness.io import read_jsonl
-from harness.status import rows
-from harness.sweep import sweep
 from test_slurm_cluster import _REASON, _slurm_env
 from test_sweep_local import _grid
 

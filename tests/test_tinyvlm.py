@@ -6,7 +6,7 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 from transformers.cache_utils import DynamicCache
 
-from harness.kvcache import GrowingCache, SharedPrefixCache
+from harness.rollout.kvcache import GrowingCache, SharedPrefixCache
 from harness.tinyvlm import build_char_tokenizer, build_tiny_vlm
 from harness.tinyvlm.modeling import build_attention_mask
 

@@ -15,8 +15,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from harness.app.tune.spec import load_tune
 from harness.configio import ConfigError, load_yaml
-from harness.tune.spec import load_tune
 
 from conftest import TINY
 
@@ -29,7 +29,7 @@ ALPHAS = [round(0.1 * i, 1) for i in range(11)]
 def prm_results(tiny_results):
     """The session's tiny results folder with the tiny PRM stage built (shared by the tests below)."""
     from harness.config import load_config
-    from harness.pipeline import prepare
+    from harness.stages.graph import prepare
 
     prepare(load_config(None, TINY + PRM_TINY + [f"results_dir={tiny_results}"]))
     return tiny_results
@@ -80,7 +80,7 @@ def test_spec_problems_are_reported_at_once_with_file_and_key(tmp_path, capsys):
     for expected in ["space.select.k.high: must be an integer, got 3.5", "trials: 0 is out of range",
                      "base: file not found: nope.yaml", "select.operatr: unknown key; did you mean 'select.operator'?",
                      "space.select.alpa: select.alpa: unknown key; did you mean 'select.alpha'?",
-                     "space.method.kind: method.kind: 'contnuous' is not one of",
+                     "space.method.kind: method.kind: Unknown training method 'contnuous'. Did you mean 'continuous'?",
                      "objective: 'eval.final.test_id.accuracy' is measured on a test split"]:
         assert expected in text, expected
     assert str(spec) in text
@@ -99,7 +99,7 @@ def test_selection_f1_prefers_the_threshold_that_separates_good_from_lucky_respo
     """The cheap proxy neither keeps everything (alpha=0) nor nothing (alpha=1) when scores are informative,
     and keeps everything when they are not."""
     from harness.config import SelectConfig
-    from harness.tune.objectives import selection_metrics
+    from harness.app.tune.objectives import selection_metrics
 
     def queries(good, bad, other):  # per query: one response reasoning right, two lucky ones; min step score
         return [{"responses": [f"g{i}", f"b{i}", f"c{i}"], "good": [True, False, False],
@@ -119,7 +119,7 @@ def test_selection_f1_prefers_the_threshold_that_separates_good_from_lucky_respo
 
 def test_alpha_search_writes_best_trials_and_plots(prm_results):
     """The paper's alpha enumeration with the cheap objective: pi_0's validation samples once, 11 trials."""
-    from harness.tune.launch import tune
+    from harness.app.tune.launch import tune
 
     cli = TINY + PRM_TINY + [f"results_dir={prm_results}"]
     assert tune("ablations/prm_threshold.yaml", cli) == 0
@@ -208,7 +208,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, tiny_r
 SLOW_WORKER = """
 import os, sys, time
 from pathlib import Path
-import harness.tune.objectives as objectives
+import harness.app.tune.objectives as objectives
 
 barrier, real = Path(sys.argv[1]), objectives.measure
 
@@ -258,8 +258,8 @@ def test_slurm_worker_jobs_share_a_journal_study(tmp_path, prm_results, monkeypa
 
     if _REASON is not None:
         pytest.skip(_REASON)
-    from runners.slurm import ACTIVE, slurm_state
-    from harness.tune.launch import tune
+    from runners.sacct import ACTIVE, slurm_state
+    from harness.app.tune.launch import tune
 
     monkeypatch.setenv("SLURM_CONF", _slurm_env().get("SLURM_CONF", ""))
     cli = TINY + PRM_TINY + [f"results_dir={prm_results}", "name=tune-slurm", "executor=slurm",

@@ -10,10 +10,11 @@ import types
 import pytest
 import torch
 
-from harness.adapters import Prompt
-from harness.modeling import load_model
 from harness.config import ModelConfig
-from harness.rollout import BACKENDS
+from harness.model.adapters import Prompt
+from harness.model.modeling import load_model
+from harness.rollout.settings import SamplingSettings
+from harness.rollout.sharded import greedy, sample
 from real_arch import build_tiny_llava, make_image
 
 
@@ -53,9 +54,10 @@ def test_vllm_backend_maps_prompts_and_sampling_parameters(llava, monkeypatch):
     rec = Recorder()
     monkeypatch.setitem(sys.modules, "vllm", rec.module)
     prompts = [Prompt("What is 2+2?", make_image(0)), Prompt("Name the shape.", make_image(1), prefix="step 1\n")]
-    out = BACKENDS.get("vllm")(model, adapter, prompts, 3, 0.7, 12, 64, seed=5)
+    settings = SamplingSettings("vllm", k=3, temperature=0.7, max_new_tokens=12, batch_sequences=64, seed=5, top_p=0.9)
+    out = sample(model, adapter, prompts, settings)
     assert out == [["r0-0", "r0-1", "r0-2"], ["r1-0", "r1-1", "r1-2"]]
-    assert rec.calls["sampling"] == {"n": 3, "temperature": 0.7, "max_tokens": 12, "seed": 5,
+    assert rec.calls["sampling"] == {"n": 3, "temperature": 0.7, "top_p": 0.9, "max_tokens": 12, "seed": 5,
                                      "stop_token_ids": [adapter.eos_token_id], "skip_special_tokens": True}
     assert "config.json" in rec.calls["engine"]["files"] and rec.calls["engine"]["max_num_seqs"] == 64
     first, second = rec.calls["requests"]
@@ -71,7 +73,17 @@ def test_vllm_backend_on_gpu_against_hf(llava):
     timings = {}
     for name in ("hf", "vllm"):
         start = time.perf_counter()
-        out = BACKENDS.get(name)(model, adapter, prompts, 8, 1.0, 16, 256, seed=0)
+        out = sample(model, adapter, prompts, SamplingSettings(name, k=8, temperature=1.0, max_new_tokens=16,
+                                                               batch_sequences=256, seed=0))
         timings[name] = time.perf_counter() - start
         assert len(out) == 32 and all(len(r) == 8 for r in out)
     print(f"sequences/s: hf {256 / timings['hf']:.0f}, vllm {256 / timings['vllm']:.0f}")
+
+
+def test_greedy_decoding_honours_the_rollout_backend(llava, monkeypatch):
+    model, adapter = llava
+    rec = Recorder()
+    monkeypatch.setitem(sys.modules, "vllm", rec.module)
+    settings = SamplingSettings("vllm", k=4, temperature=1.0, max_new_tokens=12, batch_sequences=64, seed=5)
+    assert greedy(model, adapter, [Prompt("What is 2+2?", make_image(0))], settings) == ["r0-0"]
+    assert (rec.calls["sampling"]["n"], rec.calls["sampling"]["temperature"]) == (1, 0.0)

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from harness.answers import exact_match_reward
 from harness.config import FAMILIES, ModelConfig
-from harness.datasets import load_mathv360k, load_mathvista
+from harness.data.datasets import load_mathv360k, load_mathvista
+from harness.reward.answers import exact_match_reward
 from harness.world.problems import generate
 from harness.world.writer import problems, write_world
 

@@ -157,7 +157,7 @@ class TinyVLMForConditionalGeneration(PreTrainedModel, GenerationMixin):
     _tied_weights_keys = {"lm_head.weight": "embed_tokens.weight"}
     supports_gradient_checkpointing = True
     _supports_sdpa = True
-    _supports_shared_prefix_cache = True  # its attention reads a harness.kvcache.SharedPrefixCache
+    _supports_shared_prefix_cache = True  # its attention reads a harness.rollout.kvcache.SharedPrefixCache
 
     def __init__(self, config: TinyVLMConfig):
         super().__init__(config)

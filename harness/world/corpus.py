@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 
-from harness.adapters import Prompt
-from harness.sft import Example
-from harness.datasets import short_answer
+from harness.data.datasets import short_answer
+from harness.model.adapters import Prompt
+from harness.train.sft import Example
 from harness.world.problems import Problem
 from harness.world.writer import human_turn, problems, split_rng
 

@@ -1,14 +1,11 @@
-"""Oracle checks the synthetic world can make exactly, without an LLM judge."""
+"""Oracle checks the synthetic world can make exactly, without an LLM judge: a response's steps (split by
+harness/reward/steps.py) against the gold solution's."""
 from __future__ import annotations
 
-from harness.datasets import Record
+from harness.data.datasets import Record
+from harness.reward.steps import response_steps
 
-NOTE = "note:"
-
-
-def response_steps(response: str) -> list[str]:
-    """Non-empty lines of a response, stripped."""
-    return [s.strip() for s in response.splitlines() if s.strip()]
+NOTE = "note:"  # starts a true but answer-irrelevant step of the world's solutions
 
 
 def reasoning_correct(response: str, record: Record) -> bool | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from harness.datasets import OPTION_LETTERS
+from harness.data.datasets import OPTION_LETTERS
 from harness.registry import Registry
 from harness.world import render
 

@@ -12,7 +12,7 @@ import json
 import random
 from pathlib import Path
 
-from harness.datasets import format_choices, short_answer
+from harness.data.datasets import format_choices, short_answer
 from harness.io import atomic_write_text
 from harness.world.problems import FAMILIES, Problem, generate
 
