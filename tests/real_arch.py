@@ -152,26 +152,36 @@ QWEN2_VL_TEMPLATE = (
 )
 
 
-def image_only_qwen2_vl_processor():
-    """Qwen2VLProcessor without its video processor, registered with AutoProcessor for Qwen2-VL configs.
+def image_only_processor(processor_cls, config_cls):
+    """`processor_cls` (a Qwen-VL-style processor) without its video processor, registered with AutoProcessor
+    for `config_cls`.
 
-    transformers builds a processor only if every sub-processor class resolves, and Qwen2-VL's video
-    processor needs torchvision, of which this machine's package mirror has only CUDA builds that do not
-    load with the CPU torch. Images go through the real Qwen2VLProcessor code (placeholder expansion by
+    transformers builds a processor only if every sub-processor class resolves, and these families' video
+    processors need torchvision, of which this machine's package mirror has only CUDA builds that do not
+    load with the CPU torch. Images go through the real processor code (placeholder expansion by
     image_grid_thw, mm_token_type_ids); only video is missing. On a cluster the real processor loads."""
-    from transformers import AutoProcessor, Qwen2VLConfig, Qwen2VLProcessor
+    from transformers import AutoProcessor
     from transformers.processing_utils import ProcessorMixin
 
-    class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
-            self.video_token = "<|video_pad|>"
-            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
-            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
+        self.video_token = "<|video_pad|>"
+        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+        self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+        self.vision_start_token, self.vision_end_token = "<|vision_start|>", "<|vision_end|>"
+        self.vision_start_token_id = tokenizer.convert_tokens_to_ids(self.vision_start_token)
+        self.vision_end_token_id = tokenizer.convert_tokens_to_ids(self.vision_end_token)
+        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
 
-    AutoProcessor.register(Qwen2VLConfig, ImageOnlyQwen2VLProcessor, exist_ok=True)
-    return ImageOnlyQwen2VLProcessor
+    cls = type(f"ImageOnly{processor_cls.__name__}", (processor_cls,), {"__init__": __init__})
+    AutoProcessor.register(config_cls, cls, exist_ok=True)
+    return cls
+
+
+def image_only_qwen2_vl_processor():
+    from transformers import Qwen2VLConfig, Qwen2VLProcessor
+
+    return image_only_processor(Qwen2VLProcessor, Qwen2VLConfig)
 
 
 def build_tiny_qwen2_vl(path: str | Path, seed: int = 0) -> Path:
@@ -205,6 +215,50 @@ def build_tiny_qwen2_vl(path: str | Path, seed: int = 0) -> Path:
                                                merge_size=2, temporal_patch_size=2)
     processor = image_only_qwen2_vl_processor()(image_processor=image_processor, tokenizer=tokenizer,
                                                 chat_template=QWEN2_VL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def _qwen_tokenizer():
+    """The character tokenizer with Qwen's chat and vision tokens (the image token is ours, `<image>`)."""
+    return _char_tokenizer_with(["<|vision_start|>", "<|vision_end|>", "<|video_pad|>", "<|im_start|>",
+                                 "<|im_end|>"])
+
+
+def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Qwen3VLForConditionalGeneration` (interleaved multimodal RoPE, deepstack features
+    into the first decoder layer) and an (image-only) Qwen3-VL processor.
+
+    The same image geometry as the tiny Qwen2-VL (8-px patches merged 2x2, 16x16..32x32 pixels), so rows of a
+    batch differ in their RoPE shift; the vision tower has a learned position table (num_position_embeddings)
+    interpolated to each grid."""
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _qwen_tokenizer()
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    head_dim = 16
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=head_dim, vocab_size=len(tokenizer), max_position_embeddings=1024,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_interleaved": True,
+                                 "mrope_section": [2, 3, head_dim // 2 - 5]}, **special)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=8, spatial_merge_size=2,
+                  temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=16, deepstack_visual_indexes=[0])
+    config = Qwen3VLConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                           video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
+                           vision_end_token_id=ids("<|vision_end|>"), tie_word_embeddings=False)
+    torch.manual_seed(seed)
+    model = Qwen3VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=16 * 16, max_pixels=IMAGE_SIZE * IMAGE_SIZE, patch_size=8,
+                                               merge_size=2, temporal_patch_size=2)
+    processor = image_only_processor(Qwen3VLProcessor, Qwen3VLConfig)(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE)
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path

@@ -171,29 +171,35 @@ class Idefics3Adapter(Adapter):
 
 
 def _rope_index(model):
-    """The get_rope_index of a Qwen2-VL-style model, wherever it sits (under a PEFT wrapper too)."""
+    """The get_rope_index of a multimodal-RoPE model, wherever it sits (under a PEFT wrapper too)."""
     for module in model.modules():
         if hasattr(module, "get_rope_index"):
             return module.get_rope_index
-    raise TypeError(f"{type(model).__name__} has no get_rope_index: not a Qwen2-VL-family model")
+    raise TypeError(f"{type(model).__name__} has no get_rope_index: not a multimodal-RoPE (Qwen2-VL-style) model")
 
 
 @ADAPTERS.register("qwen2_vl")
 @ADAPTERS.register("qwen2_5_vl")
-class Qwen2VLAdapter(Adapter):
-    """Qwen2-VL / Qwen2.5-VL: multimodal RoPE, three position rows (time, height, width).
+@ADAPTERS.register("qwen3_vl")
+@ADAPTERS.register("qwen3_5")
+class MRopeAdapter(Adapter):
+    """Multimodal RoPE (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5; GLM-4V below): three position rows (time,
+    height, width).
 
     Image tokens are numbered by their grid cell, so text after an image sits at fewer positions than
     tokens before it; the per-row shift is carried into decoding. The sampler drops finished rows, so the
-    positions are passed explicitly rather than left to the model's cached `rope_deltas`.
+    positions are passed explicitly rather than left to the model's cached `rope_deltas`. The numbering is
+    the model's own `get_rope_index` (one signature across these families in transformers 5: it reads
+    the merge size from the model's vision config and splits video grids per frame where the family
+    does), so only its inputs are gathered here.
     """
 
     end_of_turn = "<|im_end|>"
 
     def position_ids(self, model, inputs):
+        grids = {k: inputs[k] for k in ("image_grid_thw", "video_grid_thw") if inputs.get(k) is not None}
         pos, _ = _rope_index(model)(inputs["input_ids"], mm_token_type_ids=inputs["mm_token_type_ids"],
-                                    image_grid_thw=inputs.get("image_grid_thw"),
-                                    attention_mask=inputs["attention_mask"])
+                                    attention_mask=inputs["attention_mask"], **grids)
         return pos
 
     def next_positions(self, position_ids, attention_mask):
@@ -201,6 +207,13 @@ class Qwen2VLAdapter(Adapter):
 
     def step_position_ids(self, next_pos):
         return next_pos.view(1, -1, 1).expand(3, -1, 1)
+
+
+@ADAPTERS.register("glm4v")
+class Glm4vAdapter(MRopeAdapter):
+    """GLM-4V / GLM-4.1V: Qwen2-VL's multimodal RoPE; the model ends its turn by opening the next user turn."""
+
+    end_of_turn = "<|user|>"
 
 
 def adapter_for(model, processor) -> Adapter:
