@@ -262,3 +262,65 @@ def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+def _char_tokenizer_named(tokens: list[str], **named: str):
+    """The character tokenizer plus special tokens, some exposed as tokenizer attributes (`boi_token`, ...), as
+    the real tokenizers' extra_special_tokens do (processors read them); saved and reloaded to set them."""
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    tokenizer = _char_tokenizer_with(tokens)
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        return AutoTokenizer.from_pretrained(folder, extra_special_tokens={"image_token": IMAGE_TOKEN, **named})
+
+
+# Gemma 3's template, shortened (no system turn): <bos><start_of_turn>user\n ... <end_of_turn>\n<start_of_turn>model\n
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<start_of_image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def build_tiny_gemma3(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Gemma3ForConditionalGeneration` (SigLIP tower, average-pooled to 4 soft tokens per image;
+    one sliding-window and one global decoder layer) and its `Gemma3Processor`.
+
+    The sliding window (16 tokens) is shorter than the prompts, so the sampler's cache (full layers) must give
+    what generate's sliding-window cache gives. The tokenizer's EOS is <eos>; a turn ends with <end_of_turn>. The
+    embeddings are untied: tied ones (scaled by sqrt(hidden)) made the random model repeat one token whatever the
+    prompt, which would leave the sampler-vs-generate check vacuous."""
+    from transformers import (Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Processor, Gemma3TextConfig,
+                              SiglipVisionConfig)
+    from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_named(["<start_of_image>", "<end_of_image>", "<start_of_turn>", "<end_of_turn>"],
+                                      boi_token="<start_of_image>", eoi_token="<end_of_image>")
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                   bos_token_id=tokenizer.bos_token_id)
+    text = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16,
+                            sliding_window=16, layer_types=["sliding_attention", "full_attention"],
+                            max_position_embeddings=1024, **special)
+    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                image_size=IMAGE_SIZE, patch_size=8)
+    config = Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=4,
+                          boi_token_index=ids("<start_of_image>"), eoi_token_index=ids("<end_of_image>"),
+                          image_token_index=ids(IMAGE_TOKEN), tie_word_embeddings=False, **special)
+    torch.manual_seed(seed)
+    model = Gemma3ForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids("<end_of_turn>")]  # as Gemma 3's
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = Gemma3ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+    processor = Gemma3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=4,
+                                chat_template=GEMMA3_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path

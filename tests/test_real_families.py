@@ -12,15 +12,16 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from harness.config import load_config
 from harness.loop.evolve import run
-from harness.model.adapters import Idefics3Adapter, MRopeAdapter, Prompt, adapter_for
+from harness.model.adapters import Gemma3Adapter, Idefics3Adapter, MRopeAdapter, Prompt, adapter_for
 from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 
-from real_arch import (build_tiny_idefics3, build_tiny_qwen2_vl, build_tiny_qwen3_vl, greedy_generate_texts,
-                       make_image)
+from real_arch import (build_tiny_gemma3, build_tiny_idefics3, build_tiny_qwen2_vl, build_tiny_qwen3_vl,
+                       greedy_generate_texts, make_image)
 
 FAMILIES = {
+    "gemma3": (build_tiny_gemma3, Gemma3Adapter, "Gemma3ForConditionalGeneration", "<end_of_turn>"),
     "idefics3": (build_tiny_idefics3, Idefics3Adapter, "Idefics3ForConditionalGeneration", "<end_of_utterance>"),
     "qwen2_vl": (build_tiny_qwen2_vl, MRopeAdapter, "Qwen2VLForConditionalGeneration", "<|im_end|>"),
     "qwen3_vl": (build_tiny_qwen3_vl, MRopeAdapter, "Qwen3VLForConditionalGeneration", "<|im_end|>"),
@@ -140,6 +141,19 @@ def test_qwen3_vl_positions_follow_the_image_grid(checkpoints):
 
 def test_qwen3_vl_decode_step_matches_a_full_forward(checkpoints):
     check_mrope_decode_step_matches_a_full_forward(checkpoints("qwen3_vl"))
+
+
+def test_gemma3_prompts_outrun_its_sliding_window(checkpoints):
+    """The sampler keeps every key in every layer; generate keeps a sliding-window layer's last `sliding_window`
+    keys. The prompts are longer than the window, so the greedy comparison covers the difference, and image
+    tokens are typed for the prefill's bidirectional image attention."""
+    path = checkpoints("gemma3")
+    model = AutoModelForImageTextToText.from_pretrained(path)
+    adapter = adapter_for(model, AutoProcessor.from_pretrained(path))
+    batch = adapter.encode_prompts(PROMPTS)
+    assert "sliding_attention" in model.config.text_config.layer_types
+    assert batch["attention_mask"].sum(1).min() > model.config.text_config.sliding_window
+    assert (batch["token_type_ids"] == 1).sum(1).tolist() == [4, 4, 4]  # 4 soft tokens per image
 
 
 def test_training_labels_are_the_response_and_end_of_turn(loaded):

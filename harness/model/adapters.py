@@ -82,6 +82,7 @@ class Adapter:
     cot_instruction = PAPER_COT_INSTRUCTION
     end_of_turn: str | None = None  # token closing an assistant turn, when it is not the tokenizer's EOS
     vision_tower_names = ("vision_tower", "vision_model", "visual")  # submodules freeze_vision freezes
+    images_per_prompt = False  # pass the processor a list of images per prompt, not one flat list
 
     def __init__(self, processor):
         self.processor = processor
@@ -110,6 +111,8 @@ class Adapter:
     def encode(self, texts: list[str], images: list[Image.Image]) -> dict[str, torch.Tensor]:
         """Left-padded model inputs for a batch of rendered texts and their images."""
         self.tokenizer.padding_side = "left"
+        if self.images_per_prompt:  # one list per text: processors that read a flat list as one prompt's images
+            images = [[image] for image in images]
         return dict(self.processor(text=texts, images=images, padding=True, return_tensors="pt"))
 
     def encode_prompts(self, prompts: list[Prompt]) -> dict[str, torch.Tensor]:
@@ -168,6 +171,17 @@ class Idefics3Adapter(Adapter):
     """Idefics3 / SmolVLM: an assistant turn ends with <end_of_utterance>, not the tokenizer's EOS."""
 
     end_of_turn = "<end_of_utterance>"
+
+
+@ADAPTERS.register("gemma3")
+class Gemma3Adapter(Adapter):
+    """Gemma 3: a turn ends with <end_of_turn>; <eos> ends the document, which a chat model rarely emits.
+
+    The processor's token_type_ids (image tokens attend to each other both ways) go to the prefill with the
+    rest of the batch; decode steps pass none, as transformers' generate does."""
+
+    end_of_turn = "<end_of_turn>"
+    images_per_prompt = True
 
 
 def _rope_index(model):
