@@ -152,25 +152,28 @@ QWEN2_VL_TEMPLATE = (
 )
 
 
-def image_only_processor(processor_cls, config_cls):
+QWEN_VISION_TOKENS = {"video_token": "<|video_pad|>", "vision_start_token": "<|vision_start|>",
+                      "vision_end_token": "<|vision_end|>"}
+
+
+def image_only_processor(processor_cls, config_cls, tokens: dict[str, str] = QWEN_VISION_TOKENS):
     """`processor_cls` (a Qwen-VL-style processor) without its video processor, registered with AutoProcessor
     for `config_cls`.
 
     transformers builds a processor only if every sub-processor class resolves, and these families' video
     processors need torchvision, of which this machine's package mirror has only CUDA builds that do not
     load with the CPU torch. Images go through the real processor code (placeholder expansion by
-    image_grid_thw, mm_token_type_ids); only video is missing. On a cluster the real processor loads."""
+    image_grid_thw, mm_token_type_ids); only video is missing. On a cluster the real processor loads.
+    `tokens` are the attributes the processor's own __init__ sets (`name` and `name_id`) besides the image token."""
     from transformers import AutoProcessor
     from transformers.processing_utils import ProcessorMixin
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
-        self.video_token = "<|video_pad|>"
         self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-        self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
-        self.vision_start_token, self.vision_end_token = "<|vision_start|>", "<|vision_end|>"
-        self.vision_start_token_id = tokenizer.convert_tokens_to_ids(self.vision_start_token)
-        self.vision_end_token_id = tokenizer.convert_tokens_to_ids(self.vision_end_token)
+        for name, token in tokens.items():
+            setattr(self, name, token)
+            setattr(self, f"{name}_id", tokenizer.convert_tokens_to_ids(token))
         ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
 
     cls = type(f"ImageOnly{processor_cls.__name__}", (processor_cls,), {"__init__": __init__})
@@ -321,6 +324,54 @@ def build_tiny_gemma3(path: str | Path, seed: int = 0) -> Path:
     image_processor = Gemma3ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
     processor = Gemma3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=4,
                                 chat_template=GEMMA3_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# GLM-4.1V's template, shortened: [gMASK]<sop><|user|>\n ... <|assistant|>\n; the model ends its turn with <|user|>.
+GLM4V_TEMPLATE = (
+    "[gMASK]<sop>{% for m in messages %}<|{{ m['role'] }}|>\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<|begin_of_image|><image><|end_of_image|>{% elif c['type'] == 'text' %}"
+    "{{ c['text'] }}{% endif %}{% endfor %}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+def build_tiny_glm4v(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Glm4vForConditionalGeneration` (GLM-4.1V's architecture: Qwen2-VL's multimodal RoPE)
+    and an (image-only) GLM-4V processor, with the tiny Qwen2-VL's image geometry (8-px patches merged 2x2)."""
+    from transformers import Glm4vConfig, Glm4vForConditionalGeneration, Glm4vProcessor
+    from transformers.models.glm4v.image_processing_pil_glm4v import Glm4vImageProcessorPil
+
+    path = Path(path)
+    extra = ["[gMASK]", "<sop>", "<|user|>", "<|assistant|>", "<|begin_of_image|>", "<|end_of_image|>",
+             "<|begin_of_video|>", "<|end_of_video|>", "<|video|>"]
+    tokenizer = _char_tokenizer_with(extra)
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    head_dim = 16
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
+                                 "mrope_section": [1, 1, head_dim // 4 - 2]}, **special)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, image_size=IMAGE_SIZE, patch_size=8,
+                  spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=64)
+    config = Glm4vConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                         video_token_id=ids("<|video|>"), image_start_token_id=ids("<|begin_of_image|>"),
+                         image_end_token_id=ids("<|end_of_image|>"), video_start_token_id=ids("<|begin_of_video|>"),
+                         video_end_token_id=ids("<|end_of_video|>"))
+    torch.manual_seed(seed)
+    model = Glm4vForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids("<|user|>")]  # as GLM-4.1V's
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    # GLM-4V's pixel bounds count the 2 temporal frames an image is repeated into: 16x16..32x32 pixels per frame.
+    image_processor = Glm4vImageProcessorPil(size={"shortest_edge": 2 * 16 * 16, "longest_edge": 2 * IMAGE_SIZE ** 2},
+                                             patch_size=8, merge_size=2, temporal_patch_size=2)
+    processor = image_only_processor(Glm4vProcessor, Glm4vConfig, {
+        "video_token": "<|video|>", "video_start": "<|begin_of_video|>", "video_end": "<|end_of_video|>"})(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=GLM4V_TEMPLATE)
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path

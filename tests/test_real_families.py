@@ -12,16 +12,17 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from harness.config import load_config
 from harness.loop.evolve import run
-from harness.model.adapters import Gemma3Adapter, Idefics3Adapter, MRopeAdapter, Prompt, adapter_for
+from harness.model.adapters import Gemma3Adapter, Glm4vAdapter, Idefics3Adapter, MRopeAdapter, Prompt, adapter_for
 from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 
-from real_arch import (build_tiny_gemma3, build_tiny_idefics3, build_tiny_qwen2_vl, build_tiny_qwen3_vl,
-                       greedy_generate_texts, make_image)
+from real_arch import (build_tiny_gemma3, build_tiny_glm4v, build_tiny_idefics3, build_tiny_qwen2_vl,
+                       build_tiny_qwen3_vl, greedy_generate_texts, make_image)
 
 FAMILIES = {
     "gemma3": (build_tiny_gemma3, Gemma3Adapter, "Gemma3ForConditionalGeneration", "<end_of_turn>"),
+    "glm4v": (build_tiny_glm4v, Glm4vAdapter, "Glm4vForConditionalGeneration", "<|user|>"),
     "idefics3": (build_tiny_idefics3, Idefics3Adapter, "Idefics3ForConditionalGeneration", "<end_of_utterance>"),
     "qwen2_vl": (build_tiny_qwen2_vl, MRopeAdapter, "Qwen2VLForConditionalGeneration", "<|im_end|>"),
     "qwen3_vl": (build_tiny_qwen3_vl, MRopeAdapter, "Qwen3VLForConditionalGeneration", "<|im_end|>"),
@@ -141,6 +142,14 @@ def test_qwen3_vl_positions_follow_the_image_grid(checkpoints):
 
 def test_qwen3_vl_decode_step_matches_a_full_forward(checkpoints):
     check_mrope_decode_step_matches_a_full_forward(checkpoints("qwen3_vl"))
+
+
+def test_glm4v_positions_follow_the_image_grid(checkpoints):
+    check_mrope_positions_follow_the_image_grid(checkpoints("glm4v"))
+
+
+def test_glm4v_decode_step_matches_a_full_forward(checkpoints):
+    check_mrope_decode_step_matches_a_full_forward(checkpoints("glm4v"))
 
 
 def test_gemma3_prompts_outrun_its_sliding_window(checkpoints):
