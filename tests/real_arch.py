@@ -223,10 +223,12 @@ def build_tiny_qwen2_vl(path: str | Path, seed: int = 0) -> Path:
     return path
 
 
+QWEN_SPECIAL = ("<|vision_start|>", "<|vision_end|>", "<|video_pad|>", "<|im_start|>", "<|im_end|>")
+
+
 def _qwen_tokenizer():
     """The character tokenizer with Qwen's chat and vision tokens (the image token is ours, `<image>`)."""
-    return _char_tokenizer_with(["<|vision_start|>", "<|vision_end|>", "<|video_pad|>", "<|im_start|>",
-                                 "<|im_end|>"])
+    return _char_tokenizer_with(list(QWEN_SPECIAL))
 
 
 def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
@@ -372,6 +374,68 @@ def build_tiny_glm4v(path: str | Path, seed: int = 0) -> Path:
     processor = image_only_processor(Glm4vProcessor, Glm4vConfig, {
         "video_token": "<|video|>", "video_start": "<|begin_of_video|>", "video_end": "<|end_of_video|>"})(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=GLM4V_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def _byte_level_char_tokenizer(tokens: list[str]):
+    """The character tokenizer spelled as a byte-level BPE with no merges (space = "Ġ", newline = "Ċ"), plus a
+    family's special tokens. For Qwen3.5, whose tokenizer class transformers imposes whatever the checkpoint says
+    (a byte-level BPE that rebuilds its own pre-tokenizer): our plain character vocabulary would lose its spaces."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    from harness.tinyvlm.tokenization import BOS_TOKEN, CHARACTERS, EOS_TOKEN, PAD_TOKEN, SPECIAL_TOKENS, UNK_TOKEN
+
+    byte = bytes_to_unicode()
+    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS + [byte[ord(c)] for c in CHARACTERS])}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.add_special_tokens(SPECIAL_TOKENS)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token=PAD_TOKEN, bos_token=BOS_TOKEN,
+                                        eos_token=EOS_TOKEN, unk_token=UNK_TOKEN, padding_side="left",
+                                        extra_special_tokens={"image_token": IMAGE_TOKEN},
+                                        clean_up_tokenization_spaces=False)
+    tokenizer.add_special_tokens({"additional_special_tokens": tokens})
+    return tokenizer
+
+
+def build_tiny_qwen3_5(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Qwen3_5ForConditionalGeneration` (Qwen3.5: one Gated-DeltaNet linear-attention and one
+    full-attention decoder layer, Qwen3-VL's vision tower and multimodal RoPE) and an (image-only) Qwen3-VL processor,
+    with the tiny Qwen3-VL's image geometry."""
+    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration, Qwen3VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _byte_level_char_tokenizer(list(QWEN_SPECIAL))
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    head_dim = 16
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=head_dim, vocab_size=len(tokenizer), max_position_embeddings=1024,
+                layer_types=["linear_attention", "full_attention"], linear_conv_kernel_dim=4,
+                linear_key_head_dim=16, linear_value_head_dim=16, linear_num_key_heads=2, linear_num_value_heads=4,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_interleaved": True,
+                                 "mrope_section": [2, 3, head_dim // 2 - 5], "partial_rotary_factor": 1.0},
+                **special)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=8, spatial_merge_size=2,
+                  temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=16)
+    config = Qwen3_5Config(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                           video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
+                           vision_end_token_id=ids("<|vision_end|>"))
+    torch.manual_seed(seed)
+    model = Qwen3_5ForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=16 * 16, max_pixels=IMAGE_SIZE * IMAGE_SIZE, patch_size=8,
+                                               merge_size=2, temporal_patch_size=2)
+    processor = image_only_processor(Qwen3VLProcessor, Qwen3_5Config)(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE)
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path

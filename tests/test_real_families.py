@@ -18,13 +18,14 @@ from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import (build_tiny_gemma3, build_tiny_glm4v, build_tiny_idefics3, build_tiny_qwen2_vl,
-                       build_tiny_qwen3_vl, greedy_generate_texts, make_image)
+                       build_tiny_qwen3_5, build_tiny_qwen3_vl, greedy_generate_texts, make_image)
 
 FAMILIES = {
     "gemma3": (build_tiny_gemma3, Gemma3Adapter, "Gemma3ForConditionalGeneration", "<end_of_turn>"),
     "glm4v": (build_tiny_glm4v, Glm4vAdapter, "Glm4vForConditionalGeneration", "<|user|>"),
     "idefics3": (build_tiny_idefics3, Idefics3Adapter, "Idefics3ForConditionalGeneration", "<end_of_utterance>"),
     "qwen2_vl": (build_tiny_qwen2_vl, MRopeAdapter, "Qwen2VLForConditionalGeneration", "<|im_end|>"),
+    "qwen3_5": (build_tiny_qwen3_5, MRopeAdapter, "Qwen3_5ForConditionalGeneration", "<|im_end|>"),
     "qwen3_vl": (build_tiny_qwen3_vl, MRopeAdapter, "Qwen3VLForConditionalGeneration", "<|im_end|>"),
 }
 # Different image shapes: under the tiny Qwen2-VL processor a 64x16 image becomes a 2x8 patch grid (one row of 4
@@ -114,7 +115,7 @@ def check_mrope_decode_step_matches_a_full_forward(path):
             "mm_token_type_ids": torch.cat([batch["mm_token_type_ids"], torch.zeros_like(tok)], 1)}
 
     def decode_step(pos, step_pos) -> torch.Tensor:
-        cache = DynamicCache()
+        cache = DynamicCache(config=model.config)  # with a hybrid decoder's linear-attention layers
         with torch.no_grad():
             model(**batch, position_ids=pos, cache=cache, use_cache=True)
             return model(input_ids=tok, attention_mask=mask, position_ids=step_pos, cache=cache).logits[:, -1]
@@ -142,6 +143,15 @@ def test_qwen3_vl_positions_follow_the_image_grid(checkpoints):
 
 def test_qwen3_vl_decode_step_matches_a_full_forward(checkpoints):
     check_mrope_decode_step_matches_a_full_forward(checkpoints("qwen3_vl"))
+
+
+def test_qwen3_5_positions_follow_the_image_grid(checkpoints):
+    check_mrope_positions_follow_the_image_grid(checkpoints("qwen3_5"))
+
+
+def test_qwen3_5_decode_step_matches_a_full_forward(checkpoints):
+    """Qwen3.5's Gated-DeltaNet layer carries a conv and recurrent state through the cache instead of keys."""
+    check_mrope_decode_step_matches_a_full_forward(checkpoints("qwen3_5"))
 
 
 def test_glm4v_positions_follow_the_image_grid(checkpoints):

@@ -44,7 +44,7 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], settings: Samp
     if pos is not None:
         inputs["position_ids"] = pos
     shared = k > 1 and getattr(model, "_supports_shared_prefix_cache", False)
-    cache = (SharedPrefixCache if shared else GrowingCache)(reserve=max_new_tokens)
+    cache = SharedPrefixCache(reserve=max_new_tokens) if shared else GrowingCache(max_new_tokens, model.config)
     logits = model(**inputs, **{cache_arg: cache}, use_cache=True, **keep_last).logits[:, -1]
     if k > 1:
         cache.batch_repeat_interleave(k)
