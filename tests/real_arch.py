@@ -6,6 +6,7 @@ and our character tokenizer, with a short Jinja chat template.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -436,6 +437,68 @@ def build_tiny_qwen3_5(path: str | Path, seed: int = 0) -> Path:
                                                merge_size=2, temporal_patch_size=2)
     processor = image_only_processor(Qwen3VLProcessor, Qwen3_5Config)(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# InternVL3-hf's template, shortened (no system turn): Qwen2's chat turns, the image placeholder on its own line.
+INTERNVL_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image>\n{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_internvl(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `InternVLForConditionalGeneration` (transformers' native InternVL, as InternVL3-*-hf: an
+    InternViT tower, pixel shuffle 0.5, MLP projector, Qwen2 decoder) and an (image-only) InternVL processor.
+
+    One 32x32 tile per image (no cropping into patches): 16 patches of 8 px shuffled into 4 <image> context tokens
+    between <img> and </img>."""
+    from transformers import InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, Qwen2Config
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+    from transformers.processing_utils import ProcessorMixin
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_named(["<img>", "</img>", "<video>", "<|im_start|>", "<|im_end|>"],
+                                      start_image_token="<img>", end_image_token="</img>",
+                                      context_image_token=IMAGE_TOKEN, video_token="<video>")
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    text = Qwen2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024, **special)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                  image_size=[IMAGE_SIZE, IMAGE_SIZE], patch_size=[8, 8])
+    config = InternVLConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                            image_seq_length=4, downsample_ratio=0.5, tie_word_embeddings=False, **special)
+    torch.manual_seed(seed)
+    model = InternVLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+    class ImageOnlyInternVLProcessor(InternVLProcessor):  # no video processor: see image_only_processor
+        def __init__(self, image_processor=None, tokenizer=None, image_seq_length=256, chat_template=None, **kw):
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+            self.image_seq_length = image_seq_length
+            self.start_image_token, self.end_image_token = tokenizer.start_image_token, tokenizer.end_image_token
+            self.start_image_token_id = tokenizer.start_image_token_id
+            self.end_image_token_id = tokenizer.end_image_token_id
+            self.image_token, self.image_token_id = tokenizer.context_image_token, tokenizer.context_image_token_id
+            self.video_token = tokenizer.video_token
+            self.multimodal_pattern = re.compile(
+                f"(?P<image>{re.escape(self.image_token)})|(?P<video>{re.escape(self.video_token)})")
+
+    from transformers import AutoProcessor
+
+    AutoProcessor.register(InternVLConfig, ImageOnlyInternVLProcessor, exist_ok=True)
+    image_processor = GotOcr2ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                                               crop_to_patches=False, max_patches=1)
+    processor = ImageOnlyInternVLProcessor(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=4,
+                                           chat_template=INTERNVL_TEMPLATE)
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path

@@ -12,18 +12,21 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from harness.config import load_config
 from harness.loop.evolve import run
-from harness.model.adapters import Gemma3Adapter, Glm4vAdapter, Idefics3Adapter, MRopeAdapter, Prompt, adapter_for
+from harness.model.adapters import (Gemma3Adapter, Glm4vAdapter, Idefics3Adapter, InternVLAdapter, MRopeAdapter, Prompt,
+                                    adapter_for)
 from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 
-from real_arch import (build_tiny_gemma3, build_tiny_glm4v, build_tiny_idefics3, build_tiny_qwen2_vl,
-                       build_tiny_qwen3_5, build_tiny_qwen3_vl, greedy_generate_texts, make_image)
+from real_arch import (build_tiny_gemma3, build_tiny_glm4v, build_tiny_idefics3, build_tiny_internvl,
+                       build_tiny_qwen2_vl, build_tiny_qwen3_5, build_tiny_qwen3_vl, greedy_generate_texts,
+                       make_image)
 
 FAMILIES = {
     "gemma3": (build_tiny_gemma3, Gemma3Adapter, "Gemma3ForConditionalGeneration", "<end_of_turn>"),
     "glm4v": (build_tiny_glm4v, Glm4vAdapter, "Glm4vForConditionalGeneration", "<|user|>"),
     "idefics3": (build_tiny_idefics3, Idefics3Adapter, "Idefics3ForConditionalGeneration", "<end_of_utterance>"),
+    "internvl": (build_tiny_internvl, InternVLAdapter, "InternVLForConditionalGeneration", "<|im_end|>"),
     "qwen2_vl": (build_tiny_qwen2_vl, MRopeAdapter, "Qwen2VLForConditionalGeneration", "<|im_end|>"),
     "qwen3_5": (build_tiny_qwen3_5, MRopeAdapter, "Qwen3_5ForConditionalGeneration", "<|im_end|>"),
     "qwen3_vl": (build_tiny_qwen3_vl, MRopeAdapter, "Qwen3VLForConditionalGeneration", "<|im_end|>"),

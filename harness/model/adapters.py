@@ -184,6 +184,14 @@ class Gemma3Adapter(Adapter):
     images_per_prompt = True
 
 
+@ADAPTERS.register("internvl")
+class InternVLAdapter(Adapter):
+    """InternVL (transformers' native port, InternVL3-*-hf): a Qwen2 decoder, so a turn ends with <|im_end|>.
+    The processor expands each image into <img>, its context tokens and </img> (tiles by default)."""
+
+    end_of_turn = "<|im_end|>"
+
+
 def _rope_index(model):
     """The get_rope_index of a multimodal-RoPE model, wherever it sits (under a PEFT wrapper too)."""
     for module in model.modules():
