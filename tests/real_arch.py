@@ -502,3 +502,56 @@ def build_tiny_internvl(path: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+def build_tiny_llava_onevision(path: str | Path, seed: int = 1) -> Path:
+    """Save a tiny random `LlavaOnevisionForConditionalGeneration` (SigLIP tower, anyres tiles with an image-newline
+    embedding, Qwen2 decoder) and an (image-only) LLaVA-OneVision processor.
+
+    Tiles are 32x32 (16 patches of 8 px, all kept: the "full" feature strategy) on a 32/64-px grid of pinpoints,
+    so images of different shapes get different numbers of image tokens, as in the real model. Seed 1: with seed 0
+    the random model ends every answer at once, which would leave the sampler-vs-generate check vacuous."""
+    from transformers import (AutoProcessor, LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration,
+                              LlavaOnevisionProcessor, Qwen2Config, SiglipVisionConfig)
+    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
+        LlavaOnevisionImageProcessorPil,
+    )
+    from transformers.processing_utils import ProcessorMixin
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_with(["<video>", "<|im_start|>", "<|im_end|>"])
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    pinpoints = [[IMAGE_SIZE, IMAGE_SIZE], [IMAGE_SIZE, 2 * IMAGE_SIZE], [2 * IMAGE_SIZE, IMAGE_SIZE]]
+    text = Qwen2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024, **special)
+    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                image_size=IMAGE_SIZE, patch_size=8)
+    config = LlavaOnevisionConfig(vision_config=vision, text_config=text, image_token_index=ids(IMAGE_TOKEN),
+                                  video_token_index=ids("<video>"), vision_feature_select_strategy="full",
+                                  vision_feature_layer=-1, image_grid_pinpoints=pinpoints, **special)
+    torch.manual_seed(seed)
+    model = LlavaOnevisionForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+    class ImageOnlyLlavaOnevisionProcessor(LlavaOnevisionProcessor):  # no video processor: see image_only_processor
+        def __init__(self, image_processor=None, tokenizer=None, num_image_tokens=None,
+                     vision_feature_select_strategy=None, chat_template=None, vision_aspect_ratio="anyres_max_9", **kw):
+            self.num_image_tokens, self.vision_aspect_ratio = num_image_tokens, vision_aspect_ratio
+            self.vision_feature_select_strategy = vision_feature_select_strategy
+            self.image_token, self.image_token_id = IMAGE_TOKEN, tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+            self.video_token, self.video_token_id = "<video>", tokenizer.convert_tokens_to_ids("<video>")
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    AutoProcessor.register(LlavaOnevisionConfig, ImageOnlyLlavaOnevisionProcessor, exist_ok=True)
+    image_processor = LlavaOnevisionImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                                                      image_grid_pinpoints=pinpoints)
+    processor = ImageOnlyLlavaOnevisionProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                                 num_image_tokens=(IMAGE_SIZE // 8) ** 2,
+                                                 vision_feature_select_strategy="full",
+                                                 chat_template=INTERNVL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path

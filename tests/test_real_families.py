@@ -12,21 +12,23 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from harness.config import load_config
 from harness.loop.evolve import run
-from harness.model.adapters import (Gemma3Adapter, Glm4vAdapter, Idefics3Adapter, InternVLAdapter, MRopeAdapter, Prompt,
+from harness.model.adapters import (ChatMLAdapter, Gemma3Adapter, Glm4vAdapter, Idefics3Adapter, MRopeAdapter, Prompt,
                                     adapter_for)
 from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import (build_tiny_gemma3, build_tiny_glm4v, build_tiny_idefics3, build_tiny_internvl,
-                       build_tiny_qwen2_vl, build_tiny_qwen3_5, build_tiny_qwen3_vl, greedy_generate_texts,
+                       build_tiny_llava_onevision, build_tiny_qwen2_vl, build_tiny_qwen3_5, build_tiny_qwen3_vl, greedy_generate_texts,
                        make_image)
 
 FAMILIES = {
     "gemma3": (build_tiny_gemma3, Gemma3Adapter, "Gemma3ForConditionalGeneration", "<end_of_turn>"),
     "glm4v": (build_tiny_glm4v, Glm4vAdapter, "Glm4vForConditionalGeneration", "<|user|>"),
     "idefics3": (build_tiny_idefics3, Idefics3Adapter, "Idefics3ForConditionalGeneration", "<end_of_utterance>"),
-    "internvl": (build_tiny_internvl, InternVLAdapter, "InternVLForConditionalGeneration", "<|im_end|>"),
+    "internvl": (build_tiny_internvl, ChatMLAdapter, "InternVLForConditionalGeneration", "<|im_end|>"),
+    "llava_onevision": (build_tiny_llava_onevision, ChatMLAdapter, "LlavaOnevisionForConditionalGeneration",
+                        "<|im_end|>"),
     "qwen2_vl": (build_tiny_qwen2_vl, MRopeAdapter, "Qwen2VLForConditionalGeneration", "<|im_end|>"),
     "qwen3_5": (build_tiny_qwen3_5, MRopeAdapter, "Qwen3_5ForConditionalGeneration", "<|im_end|>"),
     "qwen3_vl": (build_tiny_qwen3_vl, MRopeAdapter, "Qwen3VLForConditionalGeneration", "<|im_end|>"),
@@ -176,6 +178,16 @@ def test_gemma3_prompts_outrun_its_sliding_window(checkpoints):
     assert "sliding_attention" in model.config.text_config.layer_types
     assert batch["attention_mask"].sum(1).min() > model.config.text_config.sliding_window
     assert (batch["token_type_ids"] == 1).sum(1).tolist() == [4, 4, 4]  # 4 soft tokens per image
+
+
+def test_llava_onevision_image_tokens_follow_the_image_shape(checkpoints):
+    """Anyres: a wide image gets more tiles (and image tokens) than a square one, so the batch is really ragged."""
+    path = checkpoints("llava_onevision")
+    model = AutoModelForImageTextToText.from_pretrained(path)
+    adapter = adapter_for(model, AutoProcessor.from_pretrained(path))
+    batch = adapter.encode_prompts(PROMPTS)
+    counts = (batch["input_ids"] == model.config.image_token_index).sum(1).tolist()
+    assert counts[0] != counts[1], counts
 
 
 def test_training_labels_are_the_response_and_end_of_turn(loaded):

@@ -185,9 +185,12 @@ class Gemma3Adapter(Adapter):
 
 
 @ADAPTERS.register("internvl")
-class InternVLAdapter(Adapter):
-    """InternVL (transformers' native port, InternVL3-*-hf): a Qwen2 decoder, so a turn ends with <|im_end|>.
-    The processor expands each image into <img>, its context tokens and </img> (tiles by default)."""
+@ADAPTERS.register("llava_onevision")
+class ChatMLAdapter(Adapter):
+    """ChatML turns on a Qwen2 decoder, so a turn ends with <|im_end|>: InternVL (transformers' native port,
+    InternVL3-*-hf) and LLaVA-OneVision. Their processors expand each image into its tiles' tokens (InternVL
+    between <img> and </img>; LLaVA-OneVision anyres tiles with image-newline features, as many as the image's
+    shape asks for)."""
 
     end_of_turn = "<|im_end|>"
 

@@ -19,7 +19,7 @@ SUPPORTED = {
     "idefics3": "Idefics3", "smolvlm": "SmolVLM",
     "qwen2_vl": "Qwen2-VL", "qwen2_5_vl": "Qwen2.5-VL", "qwen3_vl": "Qwen3-VL", "qwen3_5": "Qwen3.5",
     "glm4v": "GLM-4V", "gemma3": "Gemma 3",
-    "internvl": "InternVL (transformers' port, *-hf checkpoints)",
+    "internvl": "InternVL (transformers' port, *-hf checkpoints)", "llava_onevision": "LLaVA-OneVision",
 }
 IMAGE_TEXT_CLASS = "AutoModelForImageTextToText"  # the Auto class harness/model/modeling.py loads with
 
