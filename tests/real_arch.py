@@ -555,3 +555,49 @@ def build_tiny_llava_onevision(path: str | Path, seed: int = 1) -> Path:
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+# Llama 3.2 Vision's template, shortened (no system turn, no date): header-delimited turns ending with <|eot_id|>.
+MLLAMA_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|eot_id|>{% endfor %}"
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+
+
+def build_tiny_mllama(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `MllamaForConditionalGeneration` (Llama 3.2 Vision: a tiled vision encoder with local and
+    global layers; a Llama decoder whose second layer cross-attends to the image) and its `MllamaProcessor`.
+
+    Images are cut into up to two 32x32 tiles (aspect ratios 1x1, 1x2, 2x1), so a wide image fills two tiles and a
+    square one a single tile: rows of a batch differ in their cross-attention masks."""
+    from transformers import MllamaConfig, MllamaForConditionalGeneration, MllamaProcessor
+    from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_with(["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|python_tag|>"])
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                   bos_token_id=tokenizer.bos_token_id)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_global_layers=1, attention_heads=2,
+                  intermediate_layers_indices=[0], vision_output_dim=64, image_size=IMAGE_SIZE, patch_size=8,
+                  max_num_tiles=2, supported_aspect_ratios=[[1, 1], [1, 2], [2, 1]])
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024,
+                cross_attention_layers=[1], **special)
+    config = MllamaConfig(vision_config=vision, text_config=text, image_token_index=ids(IMAGE_TOKEN))
+    torch.manual_seed(seed)
+    model = MllamaForConditionalGeneration(config).eval()
+    with torch.no_grad():  # the gates start at 0 (a fresh model ignores its images): open them
+        for name, param in model.named_parameters():
+            if name.endswith(("cross_attn_attn_gate", "cross_attn_mlp_gate")):
+                param.fill_(1.0)
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids("<|eot_id|>")]  # as Llama 3.2 Vision's
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = MllamaImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, max_image_tiles=2)
+    processor = MllamaProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=MLLAMA_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path

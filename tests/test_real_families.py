@@ -12,14 +12,14 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from harness.config import load_config
 from harness.loop.evolve import run
-from harness.model.adapters import (ChatMLAdapter, Gemma3Adapter, Glm4vAdapter, Idefics3Adapter, MRopeAdapter, Prompt,
-                                    adapter_for)
+from harness.model.adapters import (ChatMLAdapter, Gemma3Adapter, Glm4vAdapter, Idefics3Adapter, MllamaAdapter,
+                                    MRopeAdapter, Prompt, adapter_for)
 from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 
 from real_arch import (build_tiny_gemma3, build_tiny_glm4v, build_tiny_idefics3, build_tiny_internvl,
-                       build_tiny_llava_onevision, build_tiny_qwen2_vl, build_tiny_qwen3_5, build_tiny_qwen3_vl, greedy_generate_texts,
+                       build_tiny_llava_onevision, build_tiny_mllama, build_tiny_qwen2_vl, build_tiny_qwen3_5, build_tiny_qwen3_vl, greedy_generate_texts,
                        make_image)
 
 FAMILIES = {
@@ -29,6 +29,7 @@ FAMILIES = {
     "internvl": (build_tiny_internvl, ChatMLAdapter, "InternVLForConditionalGeneration", "<|im_end|>"),
     "llava_onevision": (build_tiny_llava_onevision, ChatMLAdapter, "LlavaOnevisionForConditionalGeneration",
                         "<|im_end|>"),
+    "mllama": (build_tiny_mllama, MllamaAdapter, "MllamaForConditionalGeneration", "<|eot_id|>"),
     "qwen2_vl": (build_tiny_qwen2_vl, MRopeAdapter, "Qwen2VLForConditionalGeneration", "<|im_end|>"),
     "qwen3_5": (build_tiny_qwen3_5, MRopeAdapter, "Qwen3_5ForConditionalGeneration", "<|im_end|>"),
     "qwen3_vl": (build_tiny_qwen3_vl, MRopeAdapter, "Qwen3VLForConditionalGeneration", "<|im_end|>"),
@@ -188,6 +189,34 @@ def test_llava_onevision_image_tokens_follow_the_image_shape(checkpoints):
     batch = adapter.encode_prompts(PROMPTS)
     counts = (batch["input_ids"] == model.config.image_token_index).sum(1).tolist()
     assert counts[0] != counts[1], counts
+
+
+def test_mllama_decode_step_needs_the_cross_attention_mask(checkpoints):
+    """A cached decode step with the adapter's step inputs (the new token's cross-attention mask) gives the logits of
+    a full forward over prompt + token; without them the token would read every tile, padding tiles included."""
+    from transformers import DynamicCache
+
+    path = checkpoints("mllama")
+    model = AutoModelForImageTextToText.from_pretrained(path).eval()
+    adapter = adapter_for(model, AutoProcessor.from_pretrained(path))
+    batch = adapter.encode_prompts(PROMPTS)
+    assert batch["aspect_ratio_mask"].sum(-1).tolist() == [[2], [2], [1]]  # the square image has one tile of two
+    mask = torch.cat([batch["attention_mask"], torch.ones(len(PROMPTS), 1, dtype=torch.long)], 1)
+    tok = torch.tensor([[7], [8], [9]])
+    cross = batch["cross_attention_mask"]
+    full = {**batch, "input_ids": torch.cat([batch["input_ids"], tok], 1), "attention_mask": mask,
+            "cross_attention_mask": torch.cat([cross, cross[:, -1:]], 1)}
+
+    def decode_step(extra) -> torch.Tensor:
+        cache = DynamicCache(config=model.config)
+        with torch.no_grad():
+            model(**batch, cache=cache, use_cache=True)
+            return model(input_ids=tok, attention_mask=mask, cache=cache, **extra).logits[:, -1]
+
+    with torch.no_grad():
+        reference = model(**full).logits[:, -1]
+    torch.testing.assert_close(decode_step(adapter.step_inputs(batch)), reference, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(decode_step({})[2], reference[2], rtol=1e-4, atol=1e-5)  # it would read the empty tile
 
 
 def test_training_labels_are_the_response_and_end_of_turn(loaded):

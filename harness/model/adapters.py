@@ -146,6 +146,11 @@ class Adapter:
         """Position ids of one new token per row, from each row's scalar position."""
         return next_pos.unsqueeze(1)
 
+    def step_inputs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per-row inputs every decode step needs besides the token, mask, cache and positions (batch first; the
+        sampler repeats them with the cache and drops the rows it drops). None by default."""
+        return {}
+
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
@@ -193,6 +198,19 @@ class ChatMLAdapter(Adapter):
     shape asks for)."""
 
     end_of_turn = "<|im_end|>"
+
+
+@ADAPTERS.register("mllama")
+class MllamaAdapter(Adapter):
+    """Mllama (Llama 3.2 Vision): a turn ends with <|eot_id|>. Text reads the image through cross-attention layers
+    whose keys the prefill caches; every decode step passes the cross-attention mask of its new token (which images
+    and tiles it may read: the last prompt token's, as generate extends it)."""
+
+    end_of_turn = "<|eot_id|>"
+    images_per_prompt = True
+
+    def step_inputs(self, inputs):
+        return {"cross_attention_mask": inputs["cross_attention_mask"][:, -1:]}
 
 
 def _rope_index(model):

@@ -20,6 +20,7 @@ SUPPORTED = {
     "qwen2_vl": "Qwen2-VL", "qwen2_5_vl": "Qwen2.5-VL", "qwen3_vl": "Qwen3-VL", "qwen3_5": "Qwen3.5",
     "glm4v": "GLM-4V", "gemma3": "Gemma 3",
     "internvl": "InternVL (transformers' port, *-hf checkpoints)", "llava_onevision": "LLaVA-OneVision",
+    "mllama": "Mllama (Llama 3.2 Vision)",
 }
 IMAGE_TEXT_CLASS = "AutoModelForImageTextToText"  # the Auto class harness/model/modeling.py loads with
 
