@@ -1,7 +1,8 @@
-"""The trainer on more real transformers architectures than LLaVA: Idefics3 (SmolVLM's architecture),
-Qwen2-VL and Qwen3-VL (multimodal RoPE), ..., each a tiny random-init model built offline, loaded through
-the Auto classes and run through the family's adapter: sampling, SFT labels, and warm-up + one iteration +
-evaluation."""
+"""The trainer on more real transformers architectures than LLaVA: Idefics3 (SmolVLM's architecture), the
+multimodal-RoPE families (Qwen2-VL, Qwen3-VL, Qwen3.5 with its linear-attention layers, GLM-4V), Gemma 3,
+InternVL, LLaVA-OneVision and Mllama, each a tiny random-init model built offline (tests/real_arch.py), loaded
+through the Auto classes and run through the family's adapter: sampling, SFT labels, and warm-up + one
+iteration + evaluation; family-specific checks are named after the family."""
 
 import json
 import math
