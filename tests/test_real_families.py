@@ -79,6 +79,16 @@ def test_family_loads_through_auto_classes_with_its_adapter(loaded):
         assert model(**batch).logits.shape[:2] == batch["input_ids"].shape
 
 
+def test_freeze_vision_finds_the_family_vision_tower(loaded):
+    """model.freeze_vision and LoRA's targets find each family's vision tower by its adapter's names."""
+    from harness.model.modeling import lora_targets, vision_towers
+
+    _, model, adapter = loaded
+    towers = vision_towers(model, adapter)
+    assert len(towers) == 1, towers
+    assert not any(t.startswith(towers[0] + ".") for t in lora_targets(model, adapter))
+
+
 def test_sampler_greedy_matches_generate_on_left_padded_batch(loaded):
     """Our sampler (adapter positions, KV cache repeated and pruned) decodes what transformers' generate does."""
     _, model, adapter = loaded
