@@ -10,8 +10,8 @@ from harness.config import ConfigError, ModelConfig, load_config
 from harness.model.adapters import ADAPTERS
 from harness.model.families import SUPPORTED, checkpoint_problem
 
-# MiniCPM-Llama3-V-2_5's config.json as published on the hub (openbmb/MiniCPM-Llama3-V-2_5), the vision
-# sub-config shortened: its auto_map offers AutoModel / AutoModelForCausalLM only.
+# The config.json of openbmb/MiniCPM-Llama3-V-2_5 (written out offline: its model_type and auto_map as published,
+# some fields left out and the vision sub-config shortened): the auto_map offers AutoModel / AutoModelForCausalLM only.
 MINICPM_V_2_5 = {
     "_name_or_path": "openbmb/MiniCPM-Llama3-V-2_5", "architectures": ["MiniCPMV"],
     "auto_map": {"AutoConfig": "configuration_minicpm.MiniCPMVConfig", "AutoModel": "modeling_minicpmv.MiniCPMV",
