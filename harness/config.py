@@ -14,6 +14,7 @@ from harness.configio import ConfigError, deep_merge, from_dict, load_yaml, pars
 from harness.data.eval_sets import BENCHMARKS
 from harness.loop.metrics import METRICS
 from harness.loop.temperature import TEMPERATURE_POLICIES
+from harness.model.families import checkpoint_problem
 from harness.reward.models import AGGREGATIONS, REWARD_MODELS
 from harness.reward.operators import OPERATORS
 from harness.reward.unlabeled_modes import UNLABELED_MODES
@@ -104,9 +105,12 @@ class ModelConfig:
             self.hidden_size, self.num_hidden_layers, self.num_attention_heads = MODEL_PRESETS[self.preset]
 
     def check(self):
+        problems = []
         if self.hidden_size % self.num_attention_heads:
-            return [("num_attention_heads", f"must divide hidden_size={self.hidden_size}")]
-        return []
+            problems.append(("num_attention_heads", f"must divide hidden_size={self.hidden_size}"))
+        if self.path and (problem := checkpoint_problem(self.path)):
+            problems.append(("path", problem))  # a remote-code family no adapter can drive: refused before any work
+        return problems
 
 
 @dataclass

@@ -6,6 +6,7 @@ and our character tokenizer, with a short Jinja chat template.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -152,26 +153,39 @@ QWEN2_VL_TEMPLATE = (
 )
 
 
-def image_only_qwen2_vl_processor():
-    """Qwen2VLProcessor without its video processor, registered with AutoProcessor for Qwen2-VL configs.
+QWEN_VISION_TOKENS = {"video_token": "<|video_pad|>", "vision_start_token": "<|vision_start|>",
+                      "vision_end_token": "<|vision_end|>"}
 
-    transformers builds a processor only if every sub-processor class resolves, and Qwen2-VL's video
-    processor needs torchvision, of which this machine's package mirror has only CUDA builds that do not
-    load with the CPU torch. Images go through the real Qwen2VLProcessor code (placeholder expansion by
-    image_grid_thw, mm_token_type_ids); only video is missing. On a cluster the real processor loads."""
-    from transformers import AutoProcessor, Qwen2VLConfig, Qwen2VLProcessor
+
+def image_only_processor(processor_cls, config_cls, tokens: dict[str, str] = QWEN_VISION_TOKENS):
+    """`processor_cls` (a Qwen-VL-style processor) without its video processor, registered with AutoProcessor
+    for `config_cls`.
+
+    transformers builds a processor only if every sub-processor class resolves, and these families' video
+    processors need torchvision, of which this machine's package mirror has only CUDA builds that do not
+    load with the CPU torch. Images go through the real processor code (placeholder expansion by
+    image_grid_thw, mm_token_type_ids); only video is missing. On a cluster the real processor loads.
+    `tokens` are the attributes the processor's own __init__ sets (`name` and `name_id`) besides the image token."""
+    from transformers import AutoProcessor
     from transformers.processing_utils import ProcessorMixin
 
-    class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
-            self.video_token = "<|video_pad|>"
-            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
-            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
+        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+        for name, token in tokens.items():
+            setattr(self, name, token)
+            setattr(self, f"{name}_id", tokenizer.convert_tokens_to_ids(token))
+        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
 
-    AutoProcessor.register(Qwen2VLConfig, ImageOnlyQwen2VLProcessor, exist_ok=True)
-    return ImageOnlyQwen2VLProcessor
+    cls = type(f"ImageOnly{processor_cls.__name__}", (processor_cls,), {"__init__": __init__})
+    AutoProcessor.register(config_cls, cls, exist_ok=True)
+    return cls
+
+
+def image_only_qwen2_vl_processor():
+    from transformers import Qwen2VLConfig, Qwen2VLProcessor
+
+    return image_only_processor(Qwen2VLProcessor, Qwen2VLConfig)
 
 
 def build_tiny_qwen2_vl(path: str | Path, seed: int = 0) -> Path:
@@ -205,6 +219,385 @@ def build_tiny_qwen2_vl(path: str | Path, seed: int = 0) -> Path:
                                                merge_size=2, temporal_patch_size=2)
     processor = image_only_qwen2_vl_processor()(image_processor=image_processor, tokenizer=tokenizer,
                                                 chat_template=QWEN2_VL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+QWEN_SPECIAL = ("<|vision_start|>", "<|vision_end|>", "<|video_pad|>", "<|im_start|>", "<|im_end|>")
+
+
+def _qwen_tokenizer():
+    """The character tokenizer with Qwen's chat and vision tokens (the image token is ours, `<image>`)."""
+    return _char_tokenizer_with(list(QWEN_SPECIAL))
+
+
+def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Qwen3VLForConditionalGeneration` (interleaved multimodal RoPE, deepstack features
+    into the first decoder layer) and an (image-only) Qwen3-VL processor.
+
+    The same image geometry as the tiny Qwen2-VL (8-px patches merged 2x2, 16x16..32x32 pixels), so rows of a
+    batch differ in their RoPE shift; the vision tower has a learned position table (num_position_embeddings)
+    interpolated to each grid."""
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _qwen_tokenizer()
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    head_dim = 16
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=head_dim, vocab_size=len(tokenizer), max_position_embeddings=1024,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_interleaved": True,
+                                 "mrope_section": [2, 3, head_dim // 2 - 5]}, **special)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=8, spatial_merge_size=2,
+                  temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=16, deepstack_visual_indexes=[0])
+    config = Qwen3VLConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                           video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
+                           vision_end_token_id=ids("<|vision_end|>"), tie_word_embeddings=False)
+    torch.manual_seed(seed)
+    model = Qwen3VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=16 * 16, max_pixels=IMAGE_SIZE * IMAGE_SIZE, patch_size=8,
+                                               merge_size=2, temporal_patch_size=2)
+    processor = image_only_processor(Qwen3VLProcessor, Qwen3VLConfig)(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def _char_tokenizer_named(tokens: list[str], **named: str):
+    """The character tokenizer plus special tokens, some exposed as tokenizer attributes (`boi_token`, ...), as
+    the real tokenizers' extra_special_tokens do (processors read them); saved and reloaded to set them."""
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    tokenizer = _char_tokenizer_with(tokens)
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        return AutoTokenizer.from_pretrained(folder, extra_special_tokens={"image_token": IMAGE_TOKEN, **named})
+
+
+# Gemma 3's template, shortened (no system turn): <bos><start_of_turn>user\n ... <end_of_turn>\n<start_of_turn>model\n
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<start_of_image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def build_tiny_gemma3(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Gemma3ForConditionalGeneration` (SigLIP tower, average-pooled to 4 soft tokens per image;
+    one sliding-window and one global decoder layer) and its `Gemma3Processor`.
+
+    The sliding window (16 tokens) is shorter than the prompts, so the sampler's cache (full layers) must give
+    what generate's sliding-window cache gives. The tokenizer's EOS is <eos>; a turn ends with <end_of_turn>. The
+    embeddings are untied: tied ones (scaled by sqrt(hidden)) made the random model repeat one token whatever the
+    prompt, which would leave the sampler-vs-generate check vacuous."""
+    from transformers import (Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Processor, Gemma3TextConfig,
+                              SiglipVisionConfig)
+    from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_named(["<start_of_image>", "<end_of_image>", "<start_of_turn>", "<end_of_turn>"],
+                                      boi_token="<start_of_image>", eoi_token="<end_of_image>")
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                   bos_token_id=tokenizer.bos_token_id)
+    text = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16,
+                            sliding_window=16, layer_types=["sliding_attention", "full_attention"],
+                            max_position_embeddings=1024, **special)
+    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                image_size=IMAGE_SIZE, patch_size=8)
+    config = Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=4,
+                          boi_token_index=ids("<start_of_image>"), eoi_token_index=ids("<end_of_image>"),
+                          image_token_index=ids(IMAGE_TOKEN), tie_word_embeddings=False, **special)
+    torch.manual_seed(seed)
+    model = Gemma3ForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids("<end_of_turn>")]  # as Gemma 3's
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = Gemma3ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+    processor = Gemma3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=4,
+                                chat_template=GEMMA3_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# GLM-4.1V's template, shortened: [gMASK]<sop><|user|>\n ... <|assistant|>\n; the model ends its turn with <|user|>.
+GLM4V_TEMPLATE = (
+    "[gMASK]<sop>{% for m in messages %}<|{{ m['role'] }}|>\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<|begin_of_image|><image><|end_of_image|>{% elif c['type'] == 'text' %}"
+    "{{ c['text'] }}{% endif %}{% endfor %}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+def build_tiny_glm4v(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Glm4vForConditionalGeneration` (GLM-4.1V's architecture: Qwen2-VL's multimodal RoPE)
+    and an (image-only) GLM-4V processor, with the tiny Qwen2-VL's image geometry (8-px patches merged 2x2)."""
+    from transformers import Glm4vConfig, Glm4vForConditionalGeneration, Glm4vProcessor
+    from transformers.models.glm4v.image_processing_pil_glm4v import Glm4vImageProcessorPil
+
+    path = Path(path)
+    extra = ["[gMASK]", "<sop>", "<|user|>", "<|assistant|>", "<|begin_of_image|>", "<|end_of_image|>",
+             "<|begin_of_video|>", "<|end_of_video|>", "<|video|>"]
+    tokenizer = _char_tokenizer_with(extra)
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    head_dim = 16
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
+                                 "mrope_section": [1, 1, head_dim // 4 - 2]}, **special)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, image_size=IMAGE_SIZE, patch_size=8,
+                  spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=64)
+    config = Glm4vConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                         video_token_id=ids("<|video|>"), image_start_token_id=ids("<|begin_of_image|>"),
+                         image_end_token_id=ids("<|end_of_image|>"), video_start_token_id=ids("<|begin_of_video|>"),
+                         video_end_token_id=ids("<|end_of_video|>"))
+    torch.manual_seed(seed)
+    model = Glm4vForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids("<|user|>")]  # as GLM-4.1V's
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    # GLM-4V's pixel bounds count the 2 temporal frames an image is repeated into: 16x16..32x32 pixels per frame.
+    image_processor = Glm4vImageProcessorPil(size={"shortest_edge": 2 * 16 * 16, "longest_edge": 2 * IMAGE_SIZE ** 2},
+                                             patch_size=8, merge_size=2, temporal_patch_size=2)
+    processor = image_only_processor(Glm4vProcessor, Glm4vConfig, {
+        "video_token": "<|video|>", "video_start": "<|begin_of_video|>", "video_end": "<|end_of_video|>"})(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=GLM4V_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def _byte_level_char_tokenizer(tokens: list[str]):
+    """The character tokenizer spelled as a byte-level BPE with no merges (space = "Ġ", newline = "Ċ"), plus a
+    family's special tokens. For Qwen3.5, whose tokenizer class transformers imposes whatever the checkpoint says
+    (a byte-level BPE that rebuilds its own pre-tokenizer): our plain character vocabulary would lose its spaces."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    from harness.tinyvlm.tokenization import BOS_TOKEN, CHARACTERS, EOS_TOKEN, PAD_TOKEN, SPECIAL_TOKENS, UNK_TOKEN
+
+    byte = bytes_to_unicode()
+    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS + [byte[ord(c)] for c in CHARACTERS])}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.add_special_tokens(SPECIAL_TOKENS)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token=PAD_TOKEN, bos_token=BOS_TOKEN,
+                                        eos_token=EOS_TOKEN, unk_token=UNK_TOKEN, padding_side="left",
+                                        extra_special_tokens={"image_token": IMAGE_TOKEN},
+                                        clean_up_tokenization_spaces=False)
+    tokenizer.add_special_tokens({"additional_special_tokens": tokens})
+    return tokenizer
+
+
+def build_tiny_qwen3_5(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Qwen3_5ForConditionalGeneration` (Qwen3.5: one Gated-DeltaNet linear-attention and one
+    full-attention decoder layer, Qwen3-VL's vision tower and multimodal RoPE) and an (image-only) Qwen3-VL processor,
+    with the tiny Qwen3-VL's image geometry."""
+    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration, Qwen3VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _byte_level_char_tokenizer(list(QWEN_SPECIAL))
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    head_dim = 16
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=head_dim, vocab_size=len(tokenizer), max_position_embeddings=1024,
+                layer_types=["linear_attention", "full_attention"], linear_conv_kernel_dim=4,
+                linear_key_head_dim=16, linear_value_head_dim=16, linear_num_key_heads=2, linear_num_value_heads=4,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_interleaved": True,
+                                 "mrope_section": [2, 3, head_dim // 2 - 5], "partial_rotary_factor": 1.0},
+                **special)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=8, spatial_merge_size=2,
+                  temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=16)
+    config = Qwen3_5Config(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                           video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
+                           vision_end_token_id=ids("<|vision_end|>"))
+    torch.manual_seed(seed)
+    model = Qwen3_5ForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=16 * 16, max_pixels=IMAGE_SIZE * IMAGE_SIZE, patch_size=8,
+                                               merge_size=2, temporal_patch_size=2)
+    processor = image_only_processor(Qwen3VLProcessor, Qwen3_5Config)(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# InternVL3-hf's template, shortened (no system turn): Qwen2's chat turns, the image placeholder on its own line.
+INTERNVL_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image>\n{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_internvl(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `InternVLForConditionalGeneration` (transformers' native InternVL, as InternVL3-*-hf: an
+    InternViT tower, pixel shuffle 0.5, MLP projector, Qwen2 decoder) and an (image-only) InternVL processor.
+
+    One 32x32 tile per image (no cropping into patches): 16 patches of 8 px shuffled into 4 <image> context tokens
+    between <img> and </img>."""
+    from transformers import InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, Qwen2Config
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+    from transformers.processing_utils import ProcessorMixin
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_named(["<img>", "</img>", "<video>", "<|im_start|>", "<|im_end|>"],
+                                      start_image_token="<img>", end_image_token="</img>",
+                                      context_image_token=IMAGE_TOKEN, video_token="<video>")
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    text = Qwen2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024, **special)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                  image_size=[IMAGE_SIZE, IMAGE_SIZE], patch_size=[8, 8])
+    config = InternVLConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                            image_seq_length=4, downsample_ratio=0.5, tie_word_embeddings=False, **special)
+    torch.manual_seed(seed)
+    model = InternVLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+    class ImageOnlyInternVLProcessor(InternVLProcessor):  # no video processor: see image_only_processor
+        def __init__(self, image_processor=None, tokenizer=None, image_seq_length=256, chat_template=None, **kw):
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+            self.image_seq_length = image_seq_length
+            self.start_image_token, self.end_image_token = tokenizer.start_image_token, tokenizer.end_image_token
+            self.start_image_token_id = tokenizer.start_image_token_id
+            self.end_image_token_id = tokenizer.end_image_token_id
+            self.image_token, self.image_token_id = tokenizer.context_image_token, tokenizer.context_image_token_id
+            self.video_token = tokenizer.video_token
+            self.multimodal_pattern = re.compile(
+                f"(?P<image>{re.escape(self.image_token)})|(?P<video>{re.escape(self.video_token)})")
+
+    from transformers import AutoProcessor
+
+    AutoProcessor.register(InternVLConfig, ImageOnlyInternVLProcessor, exist_ok=True)
+    image_processor = GotOcr2ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                                               crop_to_patches=False, max_patches=1)
+    processor = ImageOnlyInternVLProcessor(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=4,
+                                           chat_template=INTERNVL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def build_tiny_llava_onevision(path: str | Path, seed: int = 1) -> Path:
+    """Save a tiny random `LlavaOnevisionForConditionalGeneration` (SigLIP tower, anyres tiles with an image-newline
+    embedding, Qwen2 decoder) and an (image-only) LLaVA-OneVision processor.
+
+    Tiles are 32x32 (16 patches of 8 px, all kept: the "full" feature strategy) on a 32/64-px grid of pinpoints,
+    so images of different shapes get different numbers of image tokens, as in the real model. Seed 1: with seed 0
+    the random model ends every answer at once, which would leave the sampler-vs-generate check vacuous."""
+    from transformers import (AutoProcessor, LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration,
+                              LlavaOnevisionProcessor, Qwen2Config, SiglipVisionConfig)
+    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
+        LlavaOnevisionImageProcessorPil,
+    )
+    from transformers.processing_utils import ProcessorMixin
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_with(["<video>", "<|im_start|>", "<|im_end|>"])
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
+                   bos_token_id=tokenizer.bos_token_id)
+    pinpoints = [[IMAGE_SIZE, IMAGE_SIZE], [IMAGE_SIZE, 2 * IMAGE_SIZE], [2 * IMAGE_SIZE, IMAGE_SIZE]]
+    text = Qwen2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024, **special)
+    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                image_size=IMAGE_SIZE, patch_size=8)
+    config = LlavaOnevisionConfig(vision_config=vision, text_config=text, image_token_index=ids(IMAGE_TOKEN),
+                                  video_token_index=ids("<video>"), vision_feature_select_strategy="full",
+                                  vision_feature_layer=-1, image_grid_pinpoints=pinpoints, **special)
+    torch.manual_seed(seed)
+    model = LlavaOnevisionForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+    class ImageOnlyLlavaOnevisionProcessor(LlavaOnevisionProcessor):  # no video processor: see image_only_processor
+        def __init__(self, image_processor=None, tokenizer=None, num_image_tokens=None,
+                     vision_feature_select_strategy=None, chat_template=None, vision_aspect_ratio="anyres_max_9", **kw):
+            self.num_image_tokens, self.vision_aspect_ratio = num_image_tokens, vision_aspect_ratio
+            self.vision_feature_select_strategy = vision_feature_select_strategy
+            self.image_token, self.image_token_id = IMAGE_TOKEN, tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+            self.video_token, self.video_token_id = "<video>", tokenizer.convert_tokens_to_ids("<video>")
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    AutoProcessor.register(LlavaOnevisionConfig, ImageOnlyLlavaOnevisionProcessor, exist_ok=True)
+    image_processor = LlavaOnevisionImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                                                      image_grid_pinpoints=pinpoints)
+    processor = ImageOnlyLlavaOnevisionProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                                 num_image_tokens=(IMAGE_SIZE // 8) ** 2,
+                                                 vision_feature_select_strategy="full",
+                                                 chat_template=INTERNVL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# Llama 3.2 Vision's template, shortened (no system turn, no date): header-delimited turns ending with <|eot_id|>.
+MLLAMA_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|eot_id|>{% endfor %}"
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+
+
+def build_tiny_mllama(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `MllamaForConditionalGeneration` (Llama 3.2 Vision: a tiled vision encoder with local and
+    global layers; a Llama decoder whose second layer cross-attends to the image) and its `MllamaProcessor`.
+
+    Images are cut into up to two 32x32 tiles (aspect ratios 1x1, 1x2, 2x1), so a wide image fills two tiles and a
+    square one a single tile: rows of a batch differ in their cross-attention masks."""
+    from transformers import MllamaConfig, MllamaForConditionalGeneration, MllamaProcessor
+    from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil
+
+    path = Path(path)
+    tokenizer = _char_tokenizer_with(["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|python_tag|>"])
+    ids = tokenizer.convert_tokens_to_ids
+    special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                   bos_token_id=tokenizer.bos_token_id)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_global_layers=1, attention_heads=2,
+                  intermediate_layers_indices=[0], vision_output_dim=64, image_size=IMAGE_SIZE, patch_size=8,
+                  max_num_tiles=2, supported_aspect_ratios=[[1, 1], [1, 2], [2, 1]])
+    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024,
+                cross_attention_layers=[1], **special)
+    config = MllamaConfig(vision_config=vision, text_config=text, image_token_index=ids(IMAGE_TOKEN))
+    torch.manual_seed(seed)
+    model = MllamaForConditionalGeneration(config).eval()
+    with torch.no_grad():  # the gates start at 0 (a fresh model ignores its images): open them
+        for name, param in model.named_parameters():
+            if name.endswith(("cross_attn_attn_gate", "cross_attn_mlp_gate")):
+                param.fill_(1.0)
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids("<|eot_id|>")]  # as Llama 3.2 Vision's
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = MllamaImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, max_image_tiles=2)
+    processor = MllamaProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=MLLAMA_TEMPLATE)
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path

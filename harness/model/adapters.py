@@ -82,6 +82,7 @@ class Adapter:
     cot_instruction = PAPER_COT_INSTRUCTION
     end_of_turn: str | None = None  # token closing an assistant turn, when it is not the tokenizer's EOS
     vision_tower_names = ("vision_tower", "vision_model", "visual")  # submodules freeze_vision freezes
+    images_per_prompt = False  # pass the processor a list of images per prompt, not one flat list
 
     def __init__(self, processor):
         self.processor = processor
@@ -110,6 +111,8 @@ class Adapter:
     def encode(self, texts: list[str], images: list[Image.Image]) -> dict[str, torch.Tensor]:
         """Left-padded model inputs for a batch of rendered texts and their images."""
         self.tokenizer.padding_side = "left"
+        if self.images_per_prompt:  # one list per text: processors that read a flat list as one prompt's images
+            images = [[image] for image in images]
         return dict(self.processor(text=texts, images=images, padding=True, return_tensors="pt"))
 
     def encode_prompts(self, prompts: list[Prompt]) -> dict[str, torch.Tensor]:
@@ -143,6 +146,11 @@ class Adapter:
         """Position ids of one new token per row, from each row's scalar position."""
         return next_pos.unsqueeze(1)
 
+    def step_inputs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per-row inputs every decode step needs besides the token, mask, cache and positions (batch first; the
+        sampler repeats them with the cache and drops the rows it drops). None by default."""
+        return {}
+
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
@@ -170,30 +178,71 @@ class Idefics3Adapter(Adapter):
     end_of_turn = "<end_of_utterance>"
 
 
+@ADAPTERS.register("gemma3")
+class Gemma3Adapter(Adapter):
+    """Gemma 3: a turn ends with <end_of_turn>; <eos> ends the document, which a chat model rarely emits.
+
+    The processor's token_type_ids (image tokens attend to each other both ways) go to the prefill with the
+    rest of the batch; decode steps pass none, as transformers' generate does."""
+
+    end_of_turn = "<end_of_turn>"
+    images_per_prompt = True
+
+
+@ADAPTERS.register("internvl")
+@ADAPTERS.register("llava_onevision")
+class ChatMLAdapter(Adapter):
+    """ChatML turns on a Qwen2 decoder, so a turn ends with <|im_end|>: InternVL (transformers' native port,
+    InternVL3-*-hf) and LLaVA-OneVision. Their processors expand each image into its tiles' tokens (InternVL
+    between <img> and </img>; LLaVA-OneVision anyres tiles with image-newline features, as many as the image's
+    shape asks for)."""
+
+    end_of_turn = "<|im_end|>"
+
+
+@ADAPTERS.register("mllama")
+class MllamaAdapter(Adapter):
+    """Mllama (Llama 3.2 Vision): a turn ends with <|eot_id|>. Text reads the image through cross-attention layers
+    whose keys the prefill caches; every decode step passes the cross-attention mask of its new token (which images
+    and tiles it may read: the last prompt token's, as generate extends it)."""
+
+    end_of_turn = "<|eot_id|>"
+    images_per_prompt = True
+
+    def step_inputs(self, inputs):
+        return {"cross_attention_mask": inputs["cross_attention_mask"][:, -1:]}
+
+
 def _rope_index(model):
-    """The get_rope_index of a Qwen2-VL-style model, wherever it sits (under a PEFT wrapper too)."""
+    """The get_rope_index of a multimodal-RoPE model, wherever it sits (under a PEFT wrapper too)."""
     for module in model.modules():
         if hasattr(module, "get_rope_index"):
             return module.get_rope_index
-    raise TypeError(f"{type(model).__name__} has no get_rope_index: not a Qwen2-VL-family model")
+    raise TypeError(f"{type(model).__name__} has no get_rope_index: not a multimodal-RoPE (Qwen2-VL-style) model")
 
 
 @ADAPTERS.register("qwen2_vl")
 @ADAPTERS.register("qwen2_5_vl")
-class Qwen2VLAdapter(Adapter):
-    """Qwen2-VL / Qwen2.5-VL: multimodal RoPE, three position rows (time, height, width).
+@ADAPTERS.register("qwen3_vl")
+@ADAPTERS.register("qwen3_5")
+class MRopeAdapter(Adapter):
+    """Multimodal RoPE (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5; GLM-4V below): three position rows (time,
+    height, width).
 
     Image tokens are numbered by their grid cell, so text after an image sits at fewer positions than
     tokens before it; the per-row shift is carried into decoding. The sampler drops finished rows, so the
-    positions are passed explicitly rather than left to the model's cached `rope_deltas`.
+    positions are passed explicitly rather than left to the model's cached `rope_deltas`. The numbering is
+    the model's own `get_rope_index` (one signature across these families in transformers 5: it reads
+    the merge size from the model's vision config and splits video grids per frame where the family
+    does), so only its inputs are gathered here.
     """
 
     end_of_turn = "<|im_end|>"
 
     def position_ids(self, model, inputs):
+        grids = {k: inputs[k] for k in ("image_grid_thw", "video_grid_thw") if inputs.get(k) is not None}
         pos, _ = _rope_index(model)(inputs["input_ids"], mm_token_type_ids=inputs["mm_token_type_ids"],
-                                    image_grid_thw=inputs.get("image_grid_thw"),
-                                    attention_mask=inputs["attention_mask"])
+                                    attention_mask=inputs["attention_mask"], **grids)
         return pos
 
     def next_positions(self, position_ids, attention_mask):
@@ -201,6 +250,13 @@ class Qwen2VLAdapter(Adapter):
 
     def step_position_ids(self, next_pos):
         return next_pos.view(1, -1, 1).expand(3, -1, 1)
+
+
+@ADAPTERS.register("glm4v")
+class Glm4vAdapter(MRopeAdapter):
+    """GLM-4V / GLM-4.1V: Qwen2-VL's multimodal RoPE; the model ends its turn by opening the next user turn."""
+
+    end_of_turn = "<|user|>"
 
 
 def adapter_for(model, processor) -> Adapter:

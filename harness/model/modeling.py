@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 
 from harness.config import ModelConfig
+from harness.configio import ConfigError
 from harness.model.adapters import Adapter, adapter_for
+from harness.model.families import checkpoint_problem
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MASTER_DTYPE = torch.float32  # of weights, gradients and optimizer states, whatever model.dtype computes in
@@ -46,6 +48,8 @@ def build_model(path: str | Path, cfg: ModelConfig, meta: bool = False):
 
     torch.set_num_threads(cfg.threads)
     path = Path(path).resolve()  # absolute: a LoRA checkpoint records its base by this path
+    if problem := checkpoint_problem(path):  # also for paths the config check could not see (a policy's base)
+        raise ConfigError(problem, header="unsupported checkpoint")
     kwargs = {"dtype": MASTER_DTYPE, "trust_remote_code": cfg.trust_remote_code}
     if (path / PEFT_CONFIG).is_file():
         model = _load_lora_policy(path, kwargs, meta)

@@ -44,12 +44,14 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], settings: Samp
     if pos is not None:
         inputs["position_ids"] = pos
     shared = k > 1 and getattr(model, "_supports_shared_prefix_cache", False)
-    cache = (SharedPrefixCache if shared else GrowingCache)(reserve=max_new_tokens)
+    cache = SharedPrefixCache(reserve=max_new_tokens) if shared else GrowingCache(max_new_tokens, model.config)
+    extra = adapter.step_inputs(inputs)  # per-row inputs of every decode step (Mllama's cross-attention mask)
     logits = model(**inputs, **{cache_arg: cache}, use_cache=True, **keep_last).logits[:, -1]
     if k > 1:
         cache.batch_repeat_interleave(k)
         logits = logits.repeat_interleave(k, 0)
         mask = mask.repeat_interleave(k, 0)
+        extra = {name: v.repeat_interleave(k, 0) for name, v in extra.items()}
     n = logits.shape[0]
     rows = torch.arange(n, device=mask.device)   # which output sequence each cache row belongs to
     ended = torch.zeros(n, dtype=torch.bool, device=mask.device)  # rows that produced EOS, not yet dropped
@@ -66,8 +68,9 @@ def _sample_chunk(model, adapter: Adapter, prompts: list[Prompt], settings: Samp
             keep = (~ended).nonzero().squeeze(1)
             cache.batch_select_indices(keep)
             rows, tok, mask, next_pos, ended = rows[keep], tok[keep], mask[keep], next_pos[keep], ended[keep]
+            extra = {name: v[keep] for name, v in extra.items()}
         mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], 1)
-        step = {"input_ids": tok.unsqueeze(1), "attention_mask": mask, cache_arg: cache, "use_cache": True}
+        step = {"input_ids": tok.unsqueeze(1), "attention_mask": mask, cache_arg: cache, "use_cache": True, **extra}
         if pos is not None:
             step["position_ids"] = adapter.step_position_ids(next_pos)
         next_pos = next_pos + 1

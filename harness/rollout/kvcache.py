@@ -3,11 +3,13 @@
 transformers' DynamicLayer concatenates on every decode step, copying the whole cache each time:
 at 512 sequences that copying, not the model, dominated sampling time on CPU. This layer keeps
 spare room and writes new keys/values into it, so a step copies only the new token's states.
+A hybrid model's linear-attention layers (Qwen3.5's Gated DeltaNet) keep fixed-size conv and recurrent
+states instead, which the sampler repeats and prunes by row like keys (`LinearStateLayer`).
 """
 from __future__ import annotations
 
 import torch
-from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer, LinearAttentionLayer
 
 
 class GrowingLayer(DynamicLayer):
@@ -57,12 +59,43 @@ class GrowingLayer(DynamicLayer):
             self._views()
 
 
-class GrowingCache(DynamicCache):
-    """A DynamicCache (so models treat it as one) whose layers append in place."""
+class LinearStateLayer(LinearAttentionLayer):
+    """A linear-attention layer's states (conv window and recurrent state, batch first), repeated and pruned by
+    row for the sampler; transformers' own layer has no batch operations."""
 
-    def __init__(self, reserve: int):
+    def _map(self, fn) -> None:
+        for states in (self.conv_states, self.recurrent_states):
+            for i, state in states.items():
+                if state is not None:
+                    states[i] = fn(state)
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        self._map(lambda t: t.repeat_interleave(repeats, 0))
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._map(lambda t: t[indices])
+
+
+ATTENTION_LAYERS = ("full_attention", "sliding_attention", "chunked_attention")  # keys kept whole: masks cut them
+
+
+class GrowingCache(DynamicCache):
+    """A DynamicCache (so models treat it as one) whose layers append in place.
+
+    Given the model's config, a hybrid decoder's linear-attention layers get a LinearStateLayer; layer kinds
+    the sampler cannot repeat or prune by row are refused (use the vllm backend for them)."""
+
+    def __init__(self, reserve: int, config=None):
         layer = type("GrowingLayerR", (GrowingLayer,), {"reserve": reserve})
-        Cache.__init__(self, layer_class_to_replicate=layer)
+        kinds = getattr(config.get_text_config(decoder=True), "layer_types", None) if config is not None else None
+        if not kinds or set(kinds) <= set(ATTENTION_LAYERS):
+            Cache.__init__(self, layer_class_to_replicate=layer)
+            return
+        other = sorted(set(kinds) - {*ATTENTION_LAYERS, "linear_attention"})
+        if other:
+            raise NotImplementedError(f"the hf sampler's cache has no batch operations for {other} decoder layers "
+                                      f"({getattr(config, 'model_type', '?')}); use rollout.backend=vllm")
+        Cache.__init__(self, layers=[LinearStateLayer() if kind == "linear_attention" else layer() for kind in kinds])
 
 
 class SharedPrefixLayer(GrowingLayer):
