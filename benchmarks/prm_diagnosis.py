@@ -28,11 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import prm_controls  # noqa: E402
+from harness.adapters import Prompt  # noqa: E402
 from harness.config import load_config  # noqa: E402
 from harness.evaluate import prompts_of  # noqa: E402
 from harness.modeling import freeze_vision, load_model  # noqa: E402
 from harness.pipeline import load_splits, prepare  # noqa: E402
-from harness.prm import ProcessRewardModel, train_prm  # noqa: E402
+from harness.prm import ProcessRewardModel, StepExample, train_prm  # noqa: E402
 from harness.prm_data import balance, candidates, mc_label  # noqa: E402
 from harness.prm_stage import _sampler, train_pi_hat, verifier_samples  # noqa: E402
 from harness.reward_models import aggregate  # noqa: E402
@@ -99,9 +100,15 @@ def main() -> None:
         return balance(candidates(questions, responses, p.max_per_query), pool_size, rng)
 
     pool = cached(args.cache / f"pool-{pool_size}.pkl", make_pool)
+    variants = parse_variants(args.variants.read_text() if args.variants else DEFAULT_VARIANTS)
+    # Monte-Carlo labels cost most of the preparation: made only when a variant trains on them
+    needs_mc = any(v.get("labels", "mc") != "oracle" for v in variants)
     mc = cached(args.cache / f"mc-{pool_size}-{p.completions}.pkl",
-                lambda: mc_label(pool, lambda ps, k, t, s: sample(ps, k, t, s, "MC completions"), p, seed)[0])
-    oracle = prm_controls.oracle_labelled(mc, [c.record for c in pool])
+                lambda: mc_label(pool, lambda ps, k, t, s: sample(ps, k, t, s, "MC completions"), p, seed)[0]) \
+        if needs_mc else None
+    unlabelled = [StepExample(Prompt(c.record.question, c.record.image, cot=True), c.steps, [0.0] * len(c.steps))
+                  for c in pool]
+    oracle = prm_controls.oracle_labelled(unlabelled, [c.record for c in pool])
     val = splits["val"]
     responses = cached(args.cache / "verifier_samples.pkl", lambda: verifier_samples(cfg, inputs.warmup, val))
     flat_recs = [r for r, rs in zip(val, responses) for _ in rs]
@@ -109,14 +116,14 @@ def main() -> None:
     k = p.verifier_samples
 
     rows = []
-    variants = parse_variants(args.variants.read_text() if args.variants else DEFAULT_VARIANTS)
     majority = {r["n"]: r["accuracy"] for r in voting_curves(val, responses, [[0.0] * len(rs) for rs in responses])
                 if r["method"] == "majority_vote"}
     for v in variants:
         t0 = time.time()
         n = int(v.get("responses", 400))
-        held = round(p.holdout * len(mc[:n]))
-        data = {"mc": mc[:n], "oracle": oracle[:n], "shuffled": prm_controls.shuffled(mc[:n], seed)}[v.get("labels", "mc")]
+        held = round(p.holdout * len(pool[:n]))
+        labels = v.get("labels", "mc")
+        data = oracle[:n] if labels == "oracle" else mc[:n] if labels == "mc" else prm_controls.shuffled(mc[:n], seed)
         model.load_state_dict(pi_hat)
         prm = ProcessRewardModel.init_from_policy(model, adapter)
         if v.get("freeze_vision", "1") == "1":
