@@ -23,11 +23,10 @@ from harness.benchmarks import load_benchmark
 from harness.datasets import Record
 from harness.dynamics import ValSamples, measure, monitor_rows
 from harness.evaluate import prompts_of, score
-from harness.io import atomic_write_json
+from harness.io import atomic_write_json, read_json
 from harness.methods import GOLD, METHODS, Method
 from harness.datasets import short_answer
 from harness.pipeline import Inputs, load_splits, prepare
-from harness.run_eval import evaluate_run
 from harness.rundir import RunDir, run_path
 from harness.run_eval import evaluate_run
 from harness.reward_models import load_reward_model, response_scores
