@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.config import load_config  # noqa: E402
 from harness.data.splits import load_splits  # noqa: E402
 from harness.evaluation.evaluate import prompts_of  # noqa: E402
+from harness.model.adapters import Prompt  # noqa: E402
 from harness.model.modeling import freeze_vision, load_model  # noqa: E402
 from harness.reward import prm_controls  # noqa: E402
 from harness.reward.models import aggregate  # noqa: E402
-from harness.reward.prm import ProcessRewardModel, train_prm  # noqa: E402
+from harness.reward.prm import ProcessRewardModel, StepExample, train_prm  # noqa: E402
 from harness.reward.prm_data import balance, candidates, mc_label  # noqa: E402
 from harness.reward.verifier import voting_curves  # noqa: E402
 from harness.rollout.settings import stage_sampling  # noqa: E402
@@ -102,10 +103,15 @@ def main() -> None:
         return balance(candidates(questions, responses, p.max_per_query), pool_size, rng)
 
     pool = cached(args.cache / f"pool-{pool_size}.pkl", make_pool)
+    variants = parse_variants(args.variants.read_text() if args.variants else DEFAULT_VARIANTS)
+    # Monte-Carlo labels cost most of the preparation: made only when a variant trains on them
+    needs_mc = any(v.get("labels", "mc") != "oracle" for v in variants)
     mc = cached(args.cache / f"mc-{pool_size}-{p.completions}.pkl",
                 lambda: mc_label(pool, lambda ps, s: sample(model, adapter, ps, s, "MC completions"),
-                                 replace(settings, k=p.completions))[0])
-    oracle = prm_controls.oracle_labelled(mc, [c.record for c in pool])
+                                 replace(settings, k=p.completions))[0]) if needs_mc else None
+    unlabelled = [StepExample(Prompt(c.record.question, c.record.image, cot=True), c.steps, [0.0] * len(c.steps))
+                  for c in pool]
+    oracle = prm_controls.oracle_labelled(unlabelled, [c.record for c in pool])
     val = splits["val"]
     responses = cached(args.cache / "verifier_samples.pkl", lambda: verifier_samples(cfg, inputs.warmup, val))
     flat_recs = [r for r, rs in zip(val, responses) for _ in rs]
@@ -113,14 +119,14 @@ def main() -> None:
     k = p.verifier_samples
 
     rows = []
-    variants = parse_variants(args.variants.read_text() if args.variants else DEFAULT_VARIANTS)
     majority = {r["n"]: r["accuracy"] for r in voting_curves(val, responses, [[0.0] * len(rs) for rs in responses])
                 if r["method"] == "majority_vote"}
     for v in variants:
         t0 = time.time()
         n = int(v.get("responses", 400))
-        held = round(p.holdout * len(mc[:n]))
-        data = {"mc": mc[:n], "oracle": oracle[:n], "shuffled": prm_controls.shuffled(mc[:n], seed)}[v.get("labels", "mc")]
+        held = round(p.holdout * len(pool[:n]))
+        labels = v.get("labels", "mc")
+        data = oracle[:n] if labels == "oracle" else mc[:n] if labels == "mc" else prm_controls.shuffled(mc[:n], seed)
         model.load_state_dict(pi_hat)
         prm = ProcessRewardModel.init_from_policy(model, adapter)
         if v.get("freeze_vision", "1") == "1":
