@@ -232,6 +232,25 @@ def _qwen_tokenizer():
     return _char_tokenizer_with(list(QWEN_SPECIAL))
 
 
+def _save_qwen3_family(path: Path, model_cls, config, tokenizer, seed: int) -> Path:
+    """Build a tiny random model of `model_cls` from `config`, stopping at <|im_end|>, and save it with an
+    (image-only) Qwen3-VL processor of the tiny Qwen2-VL's image geometry (Qwen3-VL and Qwen3.5 share both)."""
+    from transformers import Qwen3VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    torch.manual_seed(seed)
+    model = model_cls(config).eval()
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=16 * 16, max_pixels=IMAGE_SIZE * IMAGE_SIZE, patch_size=8,
+                                               merge_size=2, temporal_patch_size=2)
+    processor = image_only_processor(Qwen3VLProcessor, type(config))(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
 def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
     """Save a tiny random `Qwen3VLForConditionalGeneration` (interleaved multimodal RoPE, deepstack features
     into the first decoder layer) and an (image-only) Qwen3-VL processor.
@@ -239,8 +258,7 @@ def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
     The same image geometry as the tiny Qwen2-VL (8-px patches merged 2x2, 16x16..32x32 pixels), so rows of a
     batch differ in their RoPE shift; the vision tower has a learned position table (num_position_embeddings)
     interpolated to each grid."""
-    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     path = Path(path)
     tokenizer = _qwen_tokenizer()
@@ -257,17 +275,7 @@ def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
     config = Qwen3VLConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
                            video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
                            vision_end_token_id=ids("<|vision_end|>"), tie_word_embeddings=False)
-    torch.manual_seed(seed)
-    model = Qwen3VLForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = ids("<|im_end|>")
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    image_processor = Qwen2VLImageProcessorPil(min_pixels=16 * 16, max_pixels=IMAGE_SIZE * IMAGE_SIZE, patch_size=8,
-                                               merge_size=2, temporal_patch_size=2)
-    processor = image_only_processor(Qwen3VLProcessor, Qwen3VLConfig)(
-        image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return _save_qwen3_family(path, Qwen3VLForConditionalGeneration, config, tokenizer, seed)
 
 
 def _char_tokenizer_named(tokens: list[str], **named: str):
@@ -408,8 +416,7 @@ def build_tiny_qwen3_5(path: str | Path, seed: int = 0) -> Path:
     """Save a tiny random `Qwen3_5ForConditionalGeneration` (Qwen3.5: one Gated-DeltaNet linear-attention and one
     full-attention decoder layer, Qwen3-VL's vision tower and multimodal RoPE) and an (image-only) Qwen3-VL processor,
     with the tiny Qwen3-VL's image geometry."""
-    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration, Qwen3VLProcessor
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration
 
     path = Path(path)
     tokenizer = _byte_level_char_tokenizer(list(QWEN_SPECIAL))
@@ -429,17 +436,7 @@ def build_tiny_qwen3_5(path: str | Path, seed: int = 0) -> Path:
     config = Qwen3_5Config(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
                            video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
                            vision_end_token_id=ids("<|vision_end|>"))
-    torch.manual_seed(seed)
-    model = Qwen3_5ForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = ids("<|im_end|>")
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    image_processor = Qwen2VLImageProcessorPil(min_pixels=16 * 16, max_pixels=IMAGE_SIZE * IMAGE_SIZE, patch_size=8,
-                                               merge_size=2, temporal_patch_size=2)
-    processor = image_only_processor(Qwen3VLProcessor, Qwen3_5Config)(
-        image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return _save_qwen3_family(path, Qwen3_5ForConditionalGeneration, config, tokenizer, seed)
 
 
 # InternVL3-hf's template, shortened (no system turn): Qwen2's chat turns, the image placeholder on its own line.
