@@ -9,7 +9,7 @@
   the verifier samples): the ceiling of what a PRM trained on such labels can learn.
 - `step_agreement`: precision / recall / F1 of "this step is correct" against the oracle's step labels,
   the way process-reward benchmarks score PRMs, for every scorer.
-- `probes`: a question's gold solution against the same solution with one digit of a computation step
+- `probes`: a question's gold solution against the same solution with one digit of its last numbered step
   changed, and against the gold cut to its first and last step.
 """
 from __future__ import annotations
