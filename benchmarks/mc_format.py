@@ -29,6 +29,7 @@ from harness.model.adapters import Prompt
 from harness.model.modeling import new_base_model
 from harness.reward.answers import exact_match_reward
 from harness.rollout.settings import SamplingSettings
+from harness.rollout.hf import HFEngine
 from harness.rollout.sharded import greedy
 from harness.stages.base import pretrain
 import harness.world.corpus as corpus_mod
@@ -101,7 +102,7 @@ def main() -> None:
     prompts = [Prompt(writer_mod.human_turn(p).replace("<image>\n", ""), p.image, cot=True) for p in val]
     settings = SamplingSettings("hf", k=1, temperature=0.0, max_new_tokens=ModelConfig().max_new_tokens,
                                 batch_sequences=EvalConfig().batch_sequences, seed=0)
-    responses = greedy(model.eval(), adapter, prompts, settings)
+    responses = greedy(HFEngine(model.eval(), adapter), prompts, settings)
     right, total = defaultdict(Counter), defaultdict(Counter)
     for p, response in zip(val, responses):
         cell = f"{p.family}/{p.question_type}"

@@ -37,6 +37,7 @@ from harness.reward.models import aggregate  # noqa: E402
 from harness.reward.prm import ProcessRewardModel, StepExample, train_prm  # noqa: E402
 from harness.reward.prm_data import balance, candidates, mc_label  # noqa: E402
 from harness.reward.verifier import voting_curves  # noqa: E402
+from harness.rollout.hf import HFEngine  # noqa: E402
 from harness.rollout.settings import stage_sampling  # noqa: E402
 from harness.rollout.sharded import sample  # noqa: E402
 from harness.stages.graph import prepare  # noqa: E402
@@ -95,11 +96,12 @@ def main() -> None:
     model, adapter = load_model(pi_hat_dir, cfg.model)
     pi_hat = {k: v.clone() for k, v in model.state_dict().items()}
     settings = replace(stage_sampling(cfg), k=p.samples_per_query, temperature=p.temperature)  # as the PRM stage's
+    engine = HFEngine(model, adapter)  # pi_hat_0's samples (the PRMs below train copies restored from pi_hat)
 
     def make_pool():
         rng = random.Random(seed)
         questions = rng.sample(splits["labeled"], min(p.questions, len(splits["labeled"])))
-        responses = sample(model, adapter, prompts_of(questions), settings, "PRM responses")
+        responses = sample(engine, prompts_of(questions), settings, "PRM responses")
         return balance(candidates(questions, responses, p.max_per_query), pool_size, rng)
 
     pool = cached(args.cache / f"pool-{pool_size}.pkl", make_pool)
@@ -107,13 +109,14 @@ def main() -> None:
     # Monte-Carlo labels cost most of the preparation: made only when a variant trains on them
     needs_mc = any(v.get("labels", "mc") != "oracle" for v in variants)
     mc = cached(args.cache / f"mc-{pool_size}-{p.completions}.pkl",
-                lambda: mc_label(pool, lambda ps, s: sample(model, adapter, ps, s, "MC completions"),
+                lambda: mc_label(pool, lambda ps, s: sample(engine, ps, s, "MC completions"),
                                  replace(settings, k=p.completions))[0]) if needs_mc else None
     unlabelled = [StepExample(Prompt(c.record.question, c.record.image, cot=True), c.steps, [0.0] * len(c.steps))
                   for c in pool]
     oracle = prm_controls.oracle_labelled(unlabelled, [c.record for c in pool])
     val = splits["val"]
-    responses = cached(args.cache / "verifier_samples.pkl", lambda: verifier_samples(cfg, inputs.warmup, val))
+    responses = cached(args.cache / "verifier_samples.pkl",  # pi_0's, in an engine of their own
+                       lambda: verifier_samples(HFEngine(model, adapter), cfg, inputs.warmup, val))
     flat_recs = [r for r, rs in zip(val, responses) for _ in rs]
     flat = [x for rs in responses for x in rs]
     k = p.verifier_samples

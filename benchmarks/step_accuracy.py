@@ -19,6 +19,7 @@ from harness.data.splits import load_splits
 from harness.evaluation.evaluate import prompts_of, score
 from harness.model.modeling import load_model
 from harness.rollout.settings import SamplingSettings
+from harness.rollout.hf import HFEngine
 from harness.rollout.sharded import greedy
 from harness.world.oracle import reasoning_correct, relevant_steps
 
@@ -43,7 +44,7 @@ def main() -> None:
     records = [r for r in load_splits(Path(args.data))[args.split] if r.solution]
     settings = SamplingSettings("hf", k=1, temperature=0.0, max_new_tokens=args.max_new_tokens, batch_sequences=512,
                                 seed=0)
-    responses = greedy(model, adapter, prompts_of(records, cot=True), settings)
+    responses = greedy(HFEngine(model, adapter), prompts_of(records, cot=True), settings)
     right, total = defaultdict(Counter), defaultdict(Counter)
     for rec, response, correct in zip(records, responses, score(responses, records)):
         cell = (rec.task, rec.question_type)

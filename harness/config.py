@@ -171,6 +171,25 @@ class WarmupConfig:
 
 
 @dataclass
+class VLLMConfig:
+    """The vLLM rollout engine (rollout.backend=vllm): created once per run and rank, colocated with the trainer,
+    asleep during each Improve step and updated in place after it (harness/rollout/vllm.py). How it executes, not
+    what a run computes: these keys leave run folders where they are."""
+
+    gpu_memory_utilization: float = spec(0.5, "share of one GPU the engine reserves for its weights and KV cache while "
+                                              "awake (the trainer's weights and optimizer stay resident beside it)",
+                                         gt=0, le=1)
+    max_model_len: int | None = spec(None, "longest prompt + response in tokens the engine plans its KV cache for; "
+                                           "null = the model's own limit", ge=1)
+    tensor_parallel_size: int = spec(1, "GPUs one engine spans (one process: vLLM starts its own workers)", ge=1)
+    trust_remote_code: bool = spec(False, "let vLLM run a checkpoint's own modelling code (the trainer never does: "
+                                          "harness/model/families.py)")
+    enforce_eager: bool = spec(False, "no CUDA graphs: less memory and a quicker start, slower decoding")
+    sleep_level: int = spec(1, "during the Improve step: 1 = weights offloaded to host RAM and KV cache freed, "
+                               "2 = both discarded (weights are pushed again after the step anyway)", choices=[1, 2])
+
+
+@dataclass
 class RolloutConfig:
     """Sampling responses during self-evolution."""
 
@@ -178,6 +197,7 @@ class RolloutConfig:
     samples_per_query: int = spec(16, "K responses per query", ge=1)
     temperature: float = spec(1.0, "sampling temperature", gt=0)
     batch_sequences: int = spec(512, "sequences decoded together in one forward", ge=1)
+    vllm: VLLMConfig = spec(VLLMConfig(), "the vLLM engine (rollout.backend=vllm)")
 
 
 @dataclass
@@ -439,10 +459,9 @@ class RunConfig:
         if (self.train.micro_batch_size or 0) > self.method.optim.batch_size:
             problems.append(("train.micro_batch_size", f"is larger than the global batch "
                              f"(method.optim.batch_size={self.method.optim.batch_size}); lower it"))
-        if not BACKENDS.get(self.rollout.backend).shardable and self.train.strategy in ("ddp", "fsdp"):
-            problems.append(("rollout.backend", f"{self.rollout.backend} samples in one process (it batches and seeds "
-                             f"by itself), so it is not wired to train.strategy={self.train.strategy}; use "
-                             "rollout.backend=hf"))
+        if self.rollout.backend == "vllm" and self.rollout.vllm.sleep_level == 2 and self.model.lora_rank:
+            problems.append(("rollout.vllm.sleep_level", "2 discards the engine's weights while it sleeps, and a LoRA "
+                             "policy pushes only its adapters afterwards: use 1 with model.lora_rank > 0"))
         evaluated = {"test_id", "test_ood", "val", *self.data.benchmarks}
         problems += [(f"eval.prompt_by_split.{name}", f"is no evaluated split; choose from {sorted(evaluated)}")
                      for name in self.eval.prompt_by_split if name not in evaluated]

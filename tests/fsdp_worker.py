@@ -112,19 +112,30 @@ def rollouts(model_dir: str, data_dir: str, store: str, *overrides) -> dict:
     from harness.data.datasets import load_mathv360k
     from harness.loop.evolve import generate, generate_reward_select
     from harness.model.strategy import load_policy
+    from harness.rollout.engine import open_engine
     from harness.rollout.settings import sampling
 
     cfg = config("rollout.samples_per_query=4", "rollout.batch_sequences=8", "model.max_new_tokens=12", *overrides)
-    model, adapter = load_policy(model_dir, cfg)
+    engine = open_engine(cfg.rollout, *load_policy(model_dir, cfg))
     queries = load_mathv360k(Path(data_dir) / "mathv360k" / "labeled.json")[:10]
     settings = replace(sampling(cfg), temperature=1.0)
-    runs = {name: generate(model, adapter, replace(settings, seed=7), queries, store=folder)
+    runs = {name: generate(engine, replace(settings, seed=7), queries, store=folder)
             for name, folder in [("first", Path(store)), ("again", Path(store)), ("fresh", None)]}
-    examples, stats = generate_reward_select(model, adapter, cfg, settings, None, queries, 0)
+    examples, stats = generate_reward_select(engine, cfg, settings, None, queries, 0)
     return {**runs, "selected": [(e.prompt.question, e.response) for e in examples], "stats": stats}
 
 
-SCENARIOS = {"train": train, "write_checkpoint": write_checkpoint, "resume_checkpoint": resume_checkpoint,
+def engine_weights(model_dir: str, *overrides) -> dict:
+    """What a vllm engine is pushed after an Improve step (harness/rollout/vllm.py full_weights): every weight
+    whole, under its checkpoint name (FSDP shards gathered a tensor at a time, wrapper prefixes removed)."""
+    from harness.model.strategy import load_policy
+    from harness.rollout.vllm import full_weights as pushed
+
+    model, _ = load_policy(model_dir, config(*overrides))
+    return {"weights": {name: t.clone() for name, t in pushed(model, torch.float32)}}
+
+
+SCENARIOS = {"engine_weights": engine_weights, "train": train, "write_checkpoint": write_checkpoint, "resume_checkpoint": resume_checkpoint,
              "rollouts": rollouts}
 
 

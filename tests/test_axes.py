@@ -119,14 +119,15 @@ def test_config_takes_each_axis_from_its_registry(override, message):
     (["select.operator=random", "select.k=17"], "select.k: keeps more responses than are sampled"),
     (["unlabeled.mode=pseudo", "method.kind=gold_sft"], "unlabeled.mode: gold_sft does not learn from its own"),
     (["temperature.policy=adaptive"], "temperature.metric: reward_pass_at_2 needs a reward model"),
-    (["rollout.backend=vllm", "train.strategy=fsdp"], "rollout.backend: vllm samples in one process"),
+    (["rollout.backend=vllm", "rollout.vllm.sleep_level=2", "model.lora_rank=8"],
+     "rollout.vllm.sleep_level: 2 discards the engine's weights"),
 ])
 def test_cross_field_rules_ask_the_entries(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
     fixed = {"select.operator=threshold": ["reward_model.kind=oracle"], "select.k=17": ["select.k=2"],
              "method.kind=gold_sft": ["method.kind=continuous"], "temperature.policy=adaptive":
-             ["temperature.metric=pass_at_k"], "train.strategy=fsdp": ["rollout.backend=hf"]}
+             ["temperature.metric=pass_at_k"], "model.lora_rank=8": ["rollout.vllm.sleep_level=1"]}
     load_config(None, overrides + fixed[overrides[-1]])  # the fix the message names is accepted
 
 

@@ -26,7 +26,7 @@ def scripted(answer, monkeypatch) -> list:
     """Replace generation by `answer(prompt) -> response`; returns the prompts the model was asked."""
     asked = []
 
-    def greedy(model, adapter, prompts, settings, desc=None):
+    def greedy(engine, prompts, settings, desc=None):
         asked.extend(prompts)
         return [answer(p) for p in prompts]
 
@@ -49,7 +49,7 @@ def reads_the_question(prompt) -> str:
 
 def run(split: str, settings: EvalConfig, tmp_path, cot: bool = True) -> dict:
     greedy = SamplingSettings(backend="hf", k=1, temperature=0.0, max_new_tokens=8, batch_sequences=4, seed=0)
-    return evaluation.evaluate(None, None, {split: question_set()}, greedy, cot=cot, eval_cfg=settings,
+    return evaluation.evaluate(None, {split: question_set()}, greedy, cot=cot, eval_cfg=settings,
                                out=tmp_path)[split]
 
 

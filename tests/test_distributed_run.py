@@ -58,6 +58,7 @@ def test_continuous_run_on_two_ranks(tiny_config, tmp_path, monkeypatch):
                                                       "metrics.jsonl", "responses", "run.log", "status.json",
                                                       "tensorboard"]
     assert RunDir(path).status()["state"] == "done"
+    assert "rollout engines created per rank: [1, 1] (hf)" in (path / "run.log").read_text()  # one each, kept
     rows = [r for r in read_jsonl(path / "metrics.jsonl") if "metric" not in r]
     assert [r["iteration"] for r in rows] == [1, 2]  # written once, by rank 0
     # the tiny pi_0 is weak (it differs between machines): an iteration may find nothing correct to train on

@@ -55,7 +55,8 @@ def two_ranks(llava_dir, tinyvlm_dir, world_dir, tmp_path_factory) -> dict:
             "bf16": ["train", tinyvlm_dir, 40, 2, "train.strategy=fsdp", *BF16],
             "write": ["write_checkpoint", tinyvlm_dir, out / "run", "train.strategy=fsdp"],
             "resume": ["resume_checkpoint", tinyvlm_dir, out / "run", "train.strategy=fsdp"],
-            "rollouts": ["rollouts", tinyvlm_dir, world_dir, out / "store", "train.strategy=fsdp"]}
+            "rollouts": ["rollouts", tinyvlm_dir, world_dir, out / "store", "train.strategy=fsdp"],
+            "engine_weights": ["engine_weights", llava_dir, "train.strategy=fsdp", ac]}
     if importlib.util.find_spec("peft"):
         jobs["lora"] = ["train", llava_dir, 5, 2, "train.strategy=fsdp", *LORA]
     env = {**os.environ, "OMP_NUM_THREADS": "1",
@@ -157,3 +158,17 @@ def test_rollouts_sharded_over_two_ranks_equal_one_process_and_repeat(two_ranks,
     assert two["again"] == two["fresh"] == one["first"] == one["fresh"] == responses
     assert two["stats"] == one["stats"] and {"reward_mean", "pass_at_k", "selected"} <= two["stats"].keys()
     assert two["selected"] == one["selected"]
+
+
+def test_a_vllm_engine_is_pushed_whole_weights_under_checkpoint_names_from_fsdp_shards(two_ranks, llava_dir):
+    """The weights a vllm engine receives after an Improve step (harness/rollout/vllm.py, full_weights), taken from
+    FSDP2 shards with activation checkpointing on 2 ranks: the checkpoint's names and whole tensors, as the model
+    loaded in one process has them (vLLM's load_weights maps HF checkpoint names)."""
+    from harness.config import ModelConfig
+    from harness.model.modeling import load_model
+
+    pushed = two_ranks["engine_weights"]["weights"]
+    plain = load_model(llava_dir, ModelConfig(threads=1))[0].state_dict()
+    assert pushed.keys() == plain.keys()
+    for name, tensor in plain.items():
+        torch.testing.assert_close(pushed[name], tensor, msg=name)

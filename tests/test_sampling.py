@@ -37,11 +37,11 @@ def test_top_p_samples_within_the_nucleus_and_1_leaves_sampling_as_it_was():
     assert _pick(logits, 0.0, 0.5, None).item() == 0          # greedy ignores it
 
 
-def test_the_loose_backend_call_is_gone_and_one_function_calls_the_backends():
+def test_the_loose_backend_call_is_gone_and_one_function_calls_the_engines():
     """The 9-argument call (model, adapter, prompts, k, temperature, max_new_tokens, batch, seed=, desc=) that
     evolve, the stages, dynamics and tune used to rebuild is gone: every sampling call takes a settings record,
-    and only harness.rollout.sharded calls a backend."""
-    loose, callers = [], set()
+    only harness.rollout.sharded asks an engine to generate, and only the hf engine calls the hf sampler."""
+    loose, callers, sampler = [], set(), set()
     for path in (ROOT / "harness").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
@@ -50,7 +50,10 @@ def test_the_loose_backend_call_is_gone_and_one_function_calls_the_backends():
             spread = {k.arg for k in node.keywords} & {"k", "temperature", "max_new_tokens", "batch_sequences", "seed"}
             if name.endswith("sample") and (spread or len(node.args) > 7):  # sampling values passed one by one
                 loose.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-            if name == "sample" and isinstance(node.func, ast.Attribute) and "ackend" in ast.unparse(node.func.value):
-                callers.add(str(path.relative_to(ROOT)))  # backend.sample(...), BACKENDS.get(...).sample(...)
+            if name == "generate" and isinstance(node.func, ast.Attribute) and "engine" in ast.unparse(node.func.value):
+                callers.add(str(path.relative_to(ROOT)))  # engine.generate(...)
+            if name == "hf_sample":
+                sampler.add(str(path.relative_to(ROOT)))
     assert loose == []
     assert callers == {"harness/rollout/sharded.py"}
+    assert sampler == {"harness/rollout/hf.py"}

@@ -16,8 +16,9 @@ from harness.evaluation import circular
 from harness.evaluation.judge import JudgeClient
 from harness.evaluation.scoring import response_rows, score_rows, table
 from harness.io import write_jsonl
-from harness.model.adapters import Adapter, Prompt
+from harness.model.adapters import Prompt
 from harness.reward.answers import exact_match_reward
+from harness.rollout.engine import RolloutEngine
 from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy
 
@@ -39,10 +40,10 @@ def prompt_label(form: str, cot: bool) -> str:
     return "official" if form == "official" else "cot" if cot else "plain"
 
 
-def evaluate(model, adapter: Adapter, splits: dict[str, list[Record]], settings: SamplingSettings,
+def evaluate(engine: RolloutEngine, splits: dict[str, list[Record]], settings: SamplingSettings,
              cot: bool = True, eval_cfg: EvalConfig | None = None, out: Path | None = None,
              judge: JudgeClient | None = None) -> dict:
-    """Greedy accuracy tables for each named split, decoded with the settings' backend, max_new_tokens and batch;
+    """Greedy accuracy tables for each named split, decoded by the engine with the settings' max_new_tokens and batch;
     `eval_cfg` (eval.*) says how each split is asked (prompt form, CircularEval) and scored (judge mode); `cot` is
     what the cot prompt form means for this model (False: it was trained on plain questions). With `out`, each
     split's scored responses are saved there."""
@@ -52,7 +53,7 @@ def evaluate(model, adapter: Adapter, splits: dict[str, list[Record]], settings:
         label = prompt_label(eval_cfg.prompt_for(name), cot)
         rotate = circular.applies(name, eval_cfg.circular)
         asked = circular.expand(records) if rotate else [(i, rec, None) for i, rec in enumerate(records)]
-        responses = greedy(model, adapter, prompts_of([rec for _, rec, _ in asked], label == "cot"), settings,
+        responses = greedy(engine, prompts_of([rec for _, rec, _ in asked], label == "cot"), settings,
                            desc=f"eval {name}")
         rows = response_rows(asked, responses, label, rotate)
         score_rows(rows, judge, eval_cfg.judge.mode)

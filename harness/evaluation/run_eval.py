@@ -20,6 +20,7 @@ from harness.evaluation.judge import JudgeClient, make_judge, provenance
 from harness.evaluation.scoring import score_file
 from harness.io import read_json
 from harness.model.strategy import load_policy
+from harness.rollout.engine import RolloutEngine
 from harness.rollout.settings import SamplingSettings
 from harness.train.methods import METHODS
 
@@ -48,22 +49,27 @@ def asked_like_stage(split: str, eval_cfg: EvalConfig) -> bool:
 
 
 def evaluate_run(cfg: RunConfig, settings: SamplingSettings, warmup: Path, base: Path,
-                 splits: dict[str, list[Record]], benchmarks: dict[str, list[Record]], final: tuple, run: Path) -> dict:
-    """The eval.json of a run whose final (model, adapter) is `final`, decoded with the greedy `settings`
-    (harness.rollout.settings.evaluation); `warmup` and `base` are the stage folders. Collective under torchrun
-    (every rank decodes its share); the tables are returned on rank 0, {} elsewhere."""
+                 splits: dict[str, list[Record]], benchmarks: dict[str, list[Record]], engine: RolloutEngine,
+                 run: Path) -> dict:
+    """The eval.json of a run whose rollout engine holds its final model, decoded with the greedy `settings`
+    (harness.rollout.settings.evaluation); `warmup` and `base` are the stage folders. pi_0, where it is asked
+    again, is loaded into the same engine (which then holds it). Collective under torchrun (every rank decodes its
+    share); the tables are returned on rank 0, {} elsewhere."""
     e, responses = cfg.eval, Path(run) / RESPONSES
     judge = make_judge(e.judge, cfg.results_dir)
 
-    def generate(policy: tuple, todo: dict[str, list[Record]], section: str, cot: bool) -> dict:
-        return evaluate(*policy, todo, settings, cot=cot, eval_cfg=e, out=responses / section, judge=judge)
+    def generate(todo: dict[str, list[Record]], section: str, cot: bool) -> dict:
+        return evaluate(engine, todo, settings, cot=cot, eval_cfg=e, out=responses / section, judge=judge)
 
     cot = METHODS.get(cfg.method.kind).cot  # SFT is evaluated on the plain prompts it was trained on
     tests = {k: splits[k] for k in ("test_id", "test_ood", "val")}
-    ev = {"final": generate(final, {**tests, **benchmarks}, "final", cot)}
+    ev = {"final": generate({**tests, **benchmarks}, "final", cot)}
     # pi_0 on the benchmarks (Table 5's +warm-up row), and wherever this run asks differently from the stage
     again = {**{k: v for k, v in tests.items() if not asked_like_stage(k, e)}, **benchmarks}
-    asked_again = generate(load_policy(warmup / "model", cfg), again, "warmup", True) if again else {}
+    asked_again = {}
+    if again:
+        engine.update_weights(*load_policy(warmup / "model", cfg))
+        asked_again = generate(again, "warmup", True)
     if not distributed.is_main():
         return {}
     warm = stage_section(warmup, responses / "warmup", judge, e.judge.mode, skip=frozenset(again))

@@ -15,6 +15,7 @@ from harness.evaluation.evaluate import prompts_of, score
 from harness.loop.metrics import METRICS
 from harness.reward.answers import exact_match_reward
 from harness.reward.models import response_scores
+from harness.rollout.engine import RolloutEngine
 from harness.rollout.settings import SamplingSettings
 from harness.rollout.sharded import greedy, sample
 
@@ -41,11 +42,13 @@ def reward_pass_at(correct: list[float], scores: list[float], k: int = 2) -> flo
 
 
 class ValSamples:
-    """K samples per validation query at each temperature asked for, drawn once from one policy with the given
-    sampling settings (their k; the temperature and the seed, `seed_of(temperature)`, per call)."""
+    """K samples per validation query at each temperature asked for, drawn once from the policy the engine holds
+    when they are made with the given sampling settings (their k; the temperature and the seed, `seed_of(temperature)`,
+    per call). Make a new one when the engine's weights change."""
 
-    def __init__(self, model, adapter, records: list[Record], settings: SamplingSettings, seed_of):
-        self.model, self.adapter, self.records, self.settings, self.seed_of = model, adapter, records, settings, seed_of
+    def __init__(self, engine: RolloutEngine, records: list[Record], settings: SamplingSettings, seed_of):
+        self.engine, self.records, self.settings, self.seed_of = engine, records, settings, seed_of
+        self.version = engine.weight_updates  # the policy these samples are of
         self.k = settings.k
         self._samples: dict[float, list[list[str]]] = {}
         self._greedy: list[float] | None = None
@@ -56,15 +59,22 @@ class ValSamples:
     def at(self, temperature: float) -> list[list[str]]:
         t = round(temperature, 4)
         if t not in self._samples:
-            self._samples[t] = sample(self.model, self.adapter, prompts_of(self.records),
+            self._same_policy()
+            self._samples[t] = sample(self.engine, prompts_of(self.records),
                                       replace(self.settings, temperature=t, seed=self.seed_of(t)), f"val samples T={t}")
         return self._samples[t]
 
     def greedy_correct(self) -> list[float]:
         if self._greedy is None:
-            resp = greedy(self.model, self.adapter, prompts_of(self.records), self.settings, desc="val greedy")
+            self._same_policy()
+            resp = greedy(self.engine, prompts_of(self.records), self.settings, desc="val greedy")
             self._greedy = score(resp, self.records)
         return self._greedy
+
+    def _same_policy(self) -> None:
+        if self.engine.weight_updates != self.version:
+            raise RuntimeError("the rollout engine's weights changed since these validation samples were started: "
+                               "make a new ValSamples for the new policy")
 
     def pass_at(self, temperature: float, k: int) -> float:
         correct = self._correct(temperature)

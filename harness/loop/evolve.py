@@ -34,6 +34,7 @@ from harness.reward.selection import correct_responses, false_positives, select_
 from harness.reward.steps import answer_line
 from harness.reward.unlabeled import mixin_slices
 from harness.reward.unlabeled_modes import UNLABELED_MODES
+from harness.rollout.engine import RolloutEngine, open_engine
 from harness.rollout.settings import SamplingSettings, evaluation, sampling
 from harness.rollout.sharded import greedy, sample
 from harness.seeds import derive_seed
@@ -78,11 +79,11 @@ class Plan:
         return out
 
 
-def generate(model, adapter, settings: SamplingSettings, queries: list[Record], store: Path | None = None,
+def generate(engine: RolloutEngine, settings: SamplingSettings, queries: list[Record], store: Path | None = None,
              every: int = 1) -> list[list[str]]:
     """K responses per query with the chain-of-thought prompt (every rank samples its share; finished batches
     go to `store` every `every` batches, so a restarted Generate step goes on from them)."""
-    return sample(model, adapter, prompts_of(queries), settings, "rollouts", store, every)
+    return sample(engine, prompts_of(queries), settings, "rollouts", store, every)
 
 
 def gold_answer(rec: Record, responses: list[str], scores: dict[str, float] | None, mode: str) -> str | None:
@@ -162,12 +163,12 @@ def judge(rm, cfg: RunConfig, queries: list[Record], responses: list[list[str]])
     return list(zip(rewards, scores, golds))
 
 
-def generate_reward_select(model, adapter, cfg: RunConfig, settings: SamplingSettings, rm, queries: list[Record],
+def generate_reward_select(engine: RolloutEngine, cfg: RunConfig, settings: SamplingSettings, rm, queries: list[Record],
                            t: int, store: Path | None = None, gold: bool = False) -> tuple[list[Example], dict]:
     """Iteration t's training examples from the policy's own samples (drawn with `settings`), with selection
     statistics. Every rank samples and judges its share of the queries; with the shares gathered, every rank
     selects the same examples."""
-    responses = generate(model, adapter, replace(settings, seed=derive_seed(cfg.seed, t, "generate")), queries, store,
+    responses = generate(engine, replace(settings, seed=derive_seed(cfg.seed, t, "generate")), queries, store,
                          cfg.checkpoint.rollout_batches)
     judged = distributed.map_shards(lambda idx: judge(rm, cfg, [queries[i] for i in idx], [responses[i] for i in idx]),
                                     list(range(len(queries))))
@@ -181,21 +182,21 @@ def given_answers(queries: list[Record]) -> list[Example]:
     return [Example(Prompt(rec.question, rec.image, cot=False), short_answer(rec.answer, rec.choices)) for rec in queries]
 
 
-def val_greedy(model, adapter, cfg: RunConfig, settings: SamplingSettings, val: list[Record], cot: bool) -> dict:
+def val_greedy(engine: RolloutEngine, cfg: RunConfig, settings: SamplingSettings, val: list[Record], cot: bool) -> dict:
     """Greedy accuracy on the whole validation split."""
     if not cfg.monitor.greedy:
         return {}
-    resp = greedy(model, adapter, prompts_of(val, cot), evaluation(settings, cfg), desc="val")
+    resp = greedy(engine, prompts_of(val, cot), evaluation(settings, cfg), desc="val")
     return {"val_greedy_accuracy": _mean(score(resp, val))}
 
 
-def val_samples(model, adapter, cfg: RunConfig, settings: SamplingSettings, val: list[Record],
+def val_samples(engine: RolloutEngine, cfg: RunConfig, settings: SamplingSettings, val: list[Record],
                 version: int) -> ValSamples | None:
     """Samples of the policy after `version` Improve steps, shared by the monitor and the temperature policy."""
     if not cfg.monitor.temperatures and not TEMPERATURE_POLICIES.get(cfg.temperature.policy).probes:
         return None
     m = cfg.monitor
-    return ValSamples(model, adapter, val[: m.queries or None], replace(settings, k=m.samples),
+    return ValSamples(engine, val[: m.queries or None], replace(settings, k=m.samples),
                       lambda temp: derive_seed(cfg.seed, "val", version, temp))
 
 
@@ -227,8 +228,10 @@ def carry_over(method: Method, model, adapter, opt, sched, cfg: RunConfig, pi0: 
 
 
 def evolve(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: dict[str, list[Record]], rd: RunDir,
-           log: logging.Logger):
-    """Run (or resume) every iteration of the plan; returns the final (model, adapter).
+           log: logging.Logger, engine: RolloutEngine):
+    """Run (or resume) every iteration of the plan from pi_0, the policy `engine` holds; returns the final (model,
+    adapter), which the engine then holds. The engine sleeps through each Improve step and gets the trained weights
+    after it (harness/rollout/engine.py).
 
     Under torchrun every rank runs this loop and ends each step with the same weights: each samples and judges
     its share of the queries (gathered, so all select the same examples), trains its share of every global batch
@@ -243,18 +246,19 @@ def evolve(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: d
     mixin = mixin_slices(len(unlabeled), plan.iterations, cfg.unlabeled.mixin, derive_seed(cfg.seed, "unlabeled"))
     rm = load_reward_model(cfg.reward_model.kind, inputs.prm, cfg.model)
     pi0 = inputs.warmup / "model"
-    model, adapter = load_policy(pi0, cfg)  # a checkpoint holds only the trainable weights: the rest are pi_0's
+    model, adapter = engine.model, engine.adapter  # a checkpoint holds only the trainable weights: the rest are pi_0's
     opt, sched = make_optimizer(model, cfg.method.optim)
     start, seen, temperature, progress = 0, 0, cfg.rollout.temperature, None
     if ckpt := checkpoint.latest(rd.path):
         state = checkpoint.load(ckpt, model, opt, sched)
+        engine.update_weights(model, adapter)
         start, seen, temperature = state["iteration"], state["queries_seen"], state.get("temperature", temperature)
         progress = state.get("improve")  # taken inside iteration start + 1's Improve step
         if main:
             rd.truncate_metrics(start)
         log.info("resuming after iteration %d/%d%s", start, plan.iterations,
                  f", Improve step {progress['step']}" if progress else "")
-    vs = val_samples(model, adapter, cfg, settings, val, start)
+    vs = val_samples(engine, cfg, settings, val, start)
     if start == 0 and progress is None:
         rows = dynamics(vs, rm, cfg, 0, 0)  # pi_0, before self-evolution
         if main:
@@ -263,14 +267,17 @@ def evolve(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: d
         t0 = time.time()
         folder = rd.path / ROLLOUTS / f"iteration-{t + 1}"
         if progress is None:
-            model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
-            if vs is not None and vs.model is not model:  # ReST-EM restarted from pi_0
-                vs = val_samples(model, adapter, cfg, settings, val, 0)
+            before = model
+            if t > 0:  # iteration 1 starts from pi_0 and a fresh optimizer whatever the method
+                model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
+            if model is not before:  # ReST-EM restarted from pi_0
+                engine.update_weights(model, adapter)
+                vs = val_samples(engine, cfg, settings, val, 0)
             temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)
             queries = [labeled[i] for i in plan.queries(t)] + [unlabeled[i] for i in mixin[t]]
             if method.samples:
                 store = folder / f"generate-T{temperature:g}" if cfg.checkpoint.rollout_batches else None
-                examples, sel = generate_reward_select(model, adapter, cfg, replace(settings, temperature=temperature),
+                examples, sel = generate_reward_select(engine, cfg, replace(settings, temperature=temperature),
                                                        rm, queries, t, store, gold=method.responses == GOLD)
             else:
                 examples, sel = given_answers(queries), {}
@@ -284,15 +291,18 @@ def evolve(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: d
                 checkpoint.save(rd.path, model, adapter.processor, opt, sched, {
                     "iteration": t, "queries_seen": seen, "temperature": temperature, "improve": p}, export=False)
 
+        engine.sleep()  # its device memory goes to training
         fit = train_epoch(model, adapter, opt, sched, examples, cfg.method.optim, derive_seed(cfg.seed, t, "sft"),
                           desc=f"improve {t + 1}/{plan.iterations}", micro_batch_size=cfg.train.micro_batch_size,
                           progress=progress, after_step=save_progress if cfg.checkpoint.every_steps else None)
+        engine.update_weights(model, adapter)
+        engine.wake()
         progress = None
         seen += len(plan.queries(t))
-        vs = val_samples(model, adapter, cfg, settings, val, t + 1)
+        vs = val_samples(engine, cfg, settings, val, t + 1)
         row = {"iteration": t + 1, "queries_seen": seen, "train_loss": fit["loss"], "sft_steps": fit["steps"],
                "accumulation_steps": fit.get("accumulation_steps"), "lr": sched.get_last_lr()[0],
-               "temperature": temperature, **probe, **sel, **val_greedy(model, adapter, cfg, settings, val, method.cot)}
+               "temperature": temperature, **probe, **sel, **val_greedy(engine, cfg, settings, val, method.cot)}
         rows = [*dynamics(vs, rm, cfg, t + 1, seen), {**row, "seconds": round(time.time() - t0, 1)}]
         if main:
             rd.add_metrics(rows)
@@ -349,10 +359,15 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
                 atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
             splits = load_splits(inputs.data)  # read once: the loaders verify every image
             settings = sampling(cfg)  # how this run samples; its steps take it with their own values replaced
-            model, adapter = evolve(cfg, settings, inputs, splits, rd, log)
-            result = final_evaluation(cfg, settings, inputs, splits, model, adapter, rd.path)
+            # one rollout engine on this rank for the whole run: Generate, monitor, probe and evaluation
+            created = RolloutEngine.created
+            with open_engine(cfg.rollout, *load_policy(inputs.warmup / "model", cfg)) as engine:
+                evolve(cfg, settings, inputs, splits, rd, log, engine)
+                result = final_evaluation(cfg, settings, inputs, splits, engine, rd.path)
+            engines = distributed.gather(RolloutEngine.created - created)
             if main:
                 rd.write_eval(result)
+                log.info("rollout engines created per rank: %s (%s)", engines, cfg.rollout.backend)
                 rd.set_status("done")
                 ev, warm = result["final"], result["warmup"]
                 log.info("done: test_id %.3f, test_ood %.3f (warm-up %.3f, %.3f)", ev["test_id"]["accuracy"],
@@ -379,11 +394,12 @@ def _shared_stages(cfg: RunConfig) -> Inputs:
     return inputs if distributed.is_main() else prepare(cfg)
 
 
-def final_evaluation(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: dict, model, adapter,
+def final_evaluation(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: dict, engine: RolloutEngine,
                      run: Path) -> dict:
-    """eval.json (on rank 0; collective): the final model, pi_0 and the base model on the test splits and
-    benchmarks, decoded greedily at the evaluation's batch size, every response kept under the run folder."""
+    """eval.json (on rank 0; collective): the final model (the one `engine` holds), pi_0 and the base model on the
+    test splits and benchmarks, decoded greedily at the evaluation's batch size, every response kept under the run
+    folder."""
     images = Path(cfg.results_dir) / "_stages" / "images"  # decoded benchmark images (datasets are only read)
     benchmarks = {name: load_benchmark(name, path, images) for name, path in cfg.data.benchmarks.items()}
     return evaluate_run(cfg, evaluation(settings, cfg), inputs.warmup, Path(inputs.base), splits, benchmarks,
-                        (model, adapter), run)
+                        engine, run)

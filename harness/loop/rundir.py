@@ -27,6 +27,7 @@ def run_key(cfg: RunConfig, plain: dict | None = None) -> str:
     d = {k: v for k, v in plain.items() if k not in EXECUTION_KEYS}
     # how saved responses are scored, not what the run computes: `harness rescore` changes it
     d["eval"] = {k: v for k, v in d["eval"].items() if k != "judge"}
+    d["rollout"] = {k: v for k, v in d["rollout"].items() if k != "vllm"}  # how the engine executes (config.VLLMConfig)
     return config_hash(d, 8)
 
 

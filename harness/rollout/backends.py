@@ -1,8 +1,10 @@
-"""Rollout backends: K responses per prompt, chosen by rollout.backend.
+"""Rollout backends: the engine that samples a run's responses, chosen by rollout.backend.
 
 Each backend is declared here by name, with what the sharded sampler and the config checks ask of it, and its
-implementation named "module:object", imported when first used (a config is validated without importing torch).
-Callers sample through harness.rollout.sharded, which spreads the batches of a shardable backend over the ranks.
+engine class (harness/rollout/engine.py) named "module:object", imported when first used (a config is validated
+without importing torch). A run opens one engine per rank (`open_engine`) and samples through
+harness.rollout.sharded, which spreads a call's batches over the ranks (every engine seeds each batch or prompt
+itself, so a batch gives the same responses wherever it runs).
 """
 from __future__ import annotations
 
@@ -16,15 +18,17 @@ BACKENDS = Registry("rollout backend")
 
 @dataclass(frozen=True)
 class Backend:
-    """A rollout backend and what the sharded sampler and the config checks ask of it."""
+    """A rollout backend and what the config checks and the memory plan ask of it."""
 
-    sample: Callable  # (model, adapter, prompts, SamplingSettings, desc) -> K responses per prompt
-    shardable: bool = True  # samples any batch of prompts with its own seed, so batches can go to any rank (else it
-    #                         batches and seeds by itself, in one process)
-    gpu_memory_share: float | None = None  # of one GPU, reserved by the backend's engine (the memory estimate counts
-    #                                        it); None: it needs the weights and the KV cache of a batch
+    engine: Callable  # (model, adapter, rollout config section) -> a RolloutEngine
+    built_by_all_ranks: bool = False  # under torchrun every rank builds its engine together (so rank 0 cannot
+    #                                    build one alone for a shared stage)
+    reserves_gpu_share: bool = False  # its engine holds rollout.<backend>.gpu_memory_utilization of a GPU (the
+    #                                   memory plan counts it); else it needs the weights and the KV cache of a batch
 
 
-BACKENDS.register("hf")(Backend(lazy("harness.rollout.hf:hf_sample")))  # any transformers VLM, everywhere
-# GPU, the [vllm] extra. Half the GPU: the policy being trained stays resident on it.
-BACKENDS.register("vllm")(Backend(lazy("harness.rollout.vllm:vllm_sample"), shardable=False, gpu_memory_share=0.5))
+BACKENDS.register("hf")(Backend(lazy("harness.rollout.hf:HFEngine")))  # any transformers VLM, everywhere
+# GPU, the [vllm] extra: one engine per rank (or tensor-parallel group), colocated with the trainer and asleep while
+# it trains.
+BACKENDS.register("vllm")(Backend(lazy("harness.rollout.vllm:VLLMEngine"), built_by_all_ranks=True,
+                                  reserves_gpu_share=True))

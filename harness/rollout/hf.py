@@ -1,5 +1,5 @@
 """The `hf` rollout backend (harness/rollout/backends.py): K responses per prompt from any transformers causal VLM,
-everywhere.
+everywhere. Its engine (HFEngine) samples with the trainer's own module, so it holds no second copy of the weights.
 
 The hf sampler encodes each prompt once (left-padded batch, one prefill), repeats the KV cache K
 times, decodes with sampling, drops finished sequences from the cache as they end, and stops when
@@ -14,6 +14,8 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.model.adapters import Adapter, Prompt, accepts, on_device
+from harness.model.strategy import inference
+from harness.rollout.engine import RolloutEngine
 from harness.rollout.kvcache import GrowingCache, SharedPrefixCache
 from harness.rollout.settings import SamplingSettings
 
@@ -98,3 +100,25 @@ def hf_sample(model, adapter: Adapter, prompts: list[Prompt], settings: Sampling
                 results[j] = responses
             bar.update(len(chunk))
     return results
+
+
+class HFEngine(RolloutEngine):
+    """The hf sampler as a run's engine. Colocated with no copy: it decodes with the trainer's module itself, so
+    `update_weights` only points it at the policy to use (training changes that module in place) and `sleep`
+    returns the sampler's freed cache blocks to the device (on a GPU; a no-op on CPU)."""
+
+    name = "hf"
+
+    def gathered(self):
+        return inference(self.model)
+
+    def _generate(self, prompts: list[Prompt], settings: SamplingSettings, desc: str) -> list[list[str]]:
+        with inference(self.model):
+            return hf_sample(self.model, self.adapter, prompts, settings, desc)
+
+    def _load(self, model, adapter: Adapter) -> None:
+        pass  # the trainer's module is the engine's: nothing to copy
+
+    def _sleep(self) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

@@ -1,7 +1,7 @@
 """How responses are sampled, as one record: built from the config once (`sampling`) and passed down; a step that
 samples differently (the warm-up's K and temperature, the PRM's, the monitor's temperatures, greedy decoding)
-takes it with `dataclasses.replace`. Every backend's `sample(model, adapter, prompts, settings, desc)` takes it, as
-a persistent engine's `generate(prompts, settings)` will (issue 19): it is frozen, hashable and holds no model."""
+takes it with `dataclasses.replace`. Every rollout engine's `generate(prompts, settings, desc)` takes it
+(harness/rollout/engine.py): it is frozen, hashable and holds no model."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

@@ -1,5 +1,6 @@
 """The one sampling call of the harness (`sample`, and `greedy`): K responses per prompt with the settings of a
-SamplingSettings record, through its backend, spread over the ranks of a run in fixed batches.
+SamplingSettings record, from a rollout engine (harness/rollout/engine.py), spread over the ranks of a run in fixed
+batches.
 
 With per-batch seeds (the run's loop), the prompts are sorted by length (as the hf sampler sorts them) and cut into batches of `batch_sequences // k`
 prompts; batch b is sampled by rank b mod W with a seed derived from (seed, b) alone, and the batches are
@@ -17,43 +18,38 @@ from pathlib import Path
 
 from harness import distributed
 from harness.io import atomic_write_json, read_json
-from harness.model.adapters import Adapter, Prompt
-from harness.model.strategy import inference
-from harness.rollout.backends import BACKENDS
+from harness.model.adapters import Prompt
+from harness.rollout.engine import RolloutEngine
 from harness.rollout.settings import SamplingSettings
 from harness.seeds import derive_seed
 
 
-def sample(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings, desc: str = "sampling",
+def sample(engine: RolloutEngine, prompts: list[Prompt], settings: SamplingSettings, desc: str = "sampling",
            store: Path | None = None, every: int = 1) -> list[list[str]]:
     """K responses per prompt (temperature 0: greedy, k=1): the one sampling call of the harness. With per-batch
-    seeds every rank samples its share (collective); otherwise the backend samples the whole call with one seed, in
-    one process (as a backend that batches and seeds by itself always does: harness/config.py refuses it under
-    torchrun)."""
-    backend = BACKENDS.get(settings.backend)
-    if not backend.shardable:
-        return backend.sample(model, adapter, prompts, settings, desc)
-    with inference(model):
+    seeds every rank samples its share (collective); otherwise the engine samples the whole call with one seed, in
+    one process (the shared stages' builds)."""
+    with engine.gathered():
         if not settings.seed_per_batch:
-            return backend.sample(model, adapter, prompts, settings, desc)
-        return _sample_batches(backend, model, adapter, prompts, settings, desc, store, every)
+            return engine.generate(prompts, settings, desc)
+        return _sample_batches(engine, prompts, settings, desc, store, every)
 
 
-def _sample_batches(backend, model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings, desc: str,
+def _sample_batches(engine: RolloutEngine, prompts: list[Prompt], settings: SamplingSettings, desc: str,
                     store: Path | None, every: int) -> list[list[str]]:
     per = max(1, settings.batch_sequences // settings.k)
-    order = sorted(range(len(prompts)), key=lambda i: len(adapter.user_text(prompts[i])))
+    order = sorted(range(len(prompts)), key=lambda i: len(engine.adapter.user_text(prompts[i])))
     batches = [order[i:i + per] for i in range(0, len(order), per)]
     mine: dict[int, list[list[str]]] = {}
     pending: list[int] = []
-    for b in range(distributed.rank(), len(batches), distributed.world_size()):
+    for b in range(engine.replica, len(batches), engine.replicas):
         saved = read_json(store / f"batch-{b:06d}.json") if store else None
         if saved is not None:
             mine[b] = saved
             continue
-        mine[b] = backend.sample(model, adapter, [prompts[j] for j in batches[b]],
-                                 replace(settings, seed=derive_seed(settings.seed, "batch", b)),
-                                 f"{desc} {b + 1}/{len(batches)}")
+        mine[b] = engine.generate([prompts[j] for j in batches[b]],
+                                  replace(settings, seed=derive_seed(settings.seed, "batch", b)),
+                                  f"{desc} {b + 1}/{len(batches)}")
         pending.append(b)
         if store and every and len(pending) >= every:
             _write(store, mine, pending)
@@ -73,6 +69,6 @@ def _write(store: Path, mine: dict, pending: list[int]) -> None:
     pending.clear()
 
 
-def greedy(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings, desc: str = "greedy") -> list[str]:
-    """One greedy response per prompt, with the settings' backend (the batches spread over the ranks: collective)."""
-    return [r[0] for r in sample(model, adapter, prompts, settings.greedy(), desc)]
+def greedy(engine: RolloutEngine, prompts: list[Prompt], settings: SamplingSettings, desc: str = "greedy") -> list[str]:
+    """One greedy response per prompt from the engine (the batches spread over the ranks: collective)."""
+    return [r[0] for r in sample(engine, prompts, settings.greedy(), desc)]

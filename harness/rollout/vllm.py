@@ -1,22 +1,45 @@
-"""The `vllm` rollout backend (GPU; `pip install 'mstar-harness[vllm]'`, imported only when used).
+"""The `vllm` rollout engine (GPU; `pip install 'mstar-harness[vllm]'`, imported only when used).
 
-Same contract as `hf`: K responses per prompt. vLLM cannot take the trainer's in-memory weights, so
-the current policy is saved to a temporary folder and loaded by a fresh engine for each call (the
-iteration's checkpoint); the engine is torn down and GPU memory released before training resumes.
+One engine per run and rank, colocated with the trainer on its GPU (the design of TRL's colocate mode and verl's
+hybrid engine), never rebuilt for new weights:
+- created once from the policy's files (config, processor and weights in the compute dtype, written once to a
+  temporary folder), in the trainer's process (VLLM_ENABLE_V1_MULTIPROCESSING=0), with vLLM's sleep mode on; under
+  torchrun every rank builds its engine together (`distributed_executor_backend="external_launcher"`: the ranks of a
+  tensor-parallel group share one engine, each group samples its own batches);
+- `sleep()` before an Improve step: vLLM's sleep(level) offloads (1) or drops (2) its weights and frees its KV
+  cache, so the trainer has the GPU;
+- `update_weights(model)`: the trainer's weights streamed into the engine's model one tensor at a time through its
+  own `load_weights` (HF checkpoint names; FSDP shards gathered a tensor at a time on every rank), then the prefix
+  and encoder caches are reset; a LoRA policy pushes only its adapters, saved small and served through a new
+  `LoRARequest` (no merged copy of the model);
+- `wake()` before the next Generate step; `close()` at the end of the run.
+
+Requests are seeded one prompt at a time (prompt i of a call: seed + i*k, vLLM seeds its k children from there), so
+a prompt's samples do not depend on which other prompts share its batch.
+
+Verified here only against a recording stand-in for the vllm module (tests/test_vllm_engine.py: what the engine asks
+of vLLM, and when), because these machines have no GPU; the API calls follow vLLM 0.33's source and TRL's and
+verl's colocated engines, and have not been run on a GPU by this project (benchmarks/rollout_engine.py is the check).
 """
 from __future__ import annotations
 
-import copy
 import gc
+import os
+import shutil
 import tempfile
+from pathlib import Path
 
+from harness import distributed
 from harness.model.adapters import Adapter, Prompt, image_of
-from harness.rollout.backends import BACKENDS
+from harness.rollout.engine import RolloutEngine
 from harness.rollout.settings import SamplingSettings
 
 # Sequences per generate call: enough to keep the engine's batch full (max_num_seqs is far below it), few
 # enough that the decoded images of one call's requests stay small (180K prompts would be tens of GiB).
 REQUEST_CHUNK_SEQUENCES = 16384
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the ranks vLLM's max_lora_rank accepts
+# what wrappers add to a parameter's name (activation checkpointing, FSDP1, torch.compile, peft), not in checkpoints
+WRAPPER_PREFIXES = ("_checkpoint_wrapped_module.", "_fsdp_wrapped_module.", "_orig_mod.")
 
 
 def import_vllm():
@@ -32,47 +55,165 @@ def requests(adapter: Adapter, prompts: list[Prompt]) -> list[dict]:
     return [{"prompt": adapter.render(p) + p.prefix, "multi_modal_data": {"image": image_of(p)}} for p in prompts]
 
 
-def sampling_params(vllm, settings: SamplingSettings, stop_id: int):
-    """The sampling settings as vLLM SamplingParams (temperature 0 = greedy, one response)."""
+def sampling_params(vllm, settings: SamplingSettings, stop_id: int, seed: int):
+    """The sampling settings as vLLM SamplingParams of one prompt (temperature 0 = greedy, one response)."""
     return vllm.SamplingParams(n=settings.k, temperature=settings.temperature, top_p=settings.top_p,
-                               max_tokens=settings.max_new_tokens, seed=settings.seed, stop_token_ids=[stop_id],
+                               max_tokens=settings.max_new_tokens, seed=seed, stop_token_ids=[stop_id],
                                skip_special_tokens=True)
 
 
-def vllm_sample(model, adapter: Adapter, prompts: list[Prompt], settings: SamplingSettings,
-                desc: str = "sampling") -> list[list[str]]:
-    """K responses per prompt from a vLLM engine loaded with the current weights."""
-    vllm = import_vllm()
-    with tempfile.TemporaryDirectory(prefix="harness-vllm-") as folder:
-        # a LoRA policy is saved merged: vLLM loads plain checkpoints (the trainer keeps its adapters)
-        (copy.deepcopy(model).merge_and_unload() if hasattr(model, "peft_config") else model).save_pretrained(folder)
-        adapter.processor.save_pretrained(folder)
-        # the saved weights are the float32 master weights: the engine computes in the policy's compute dtype
-        dtype = str(getattr(model, "compute_dtype", "auto")).removeprefix("torch.")
-        llm = vllm.LLM(model=folder, seed=settings.seed, dtype=dtype, max_num_seqs=settings.batch_sequences,
-                       gpu_memory_utilization=BACKENDS.get("vllm").gpu_memory_share, limit_mm_per_prompt={"image": 1})
-        params = sampling_params(vllm, settings, adapter.eos_token_id)
+def is_lora(model) -> bool:
+    return hasattr(model, "peft_config")
+
+
+def checkpoint_name(name: str) -> str:
+    for prefix in WRAPPER_PREFIXES:
+        name = name.replace(prefix, "")
+    return name
+
+
+def full_weights(model, dtype):
+    """(checkpoint name, tensor in `dtype`) of every weight, one at a time: a sharded weight is gathered (a
+    collective: every rank walks the same names in the same order), an offloaded one brought to the GPU."""
+    import torch
+    from torch.distributed.tensor import DTensor
+
+    device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else None
+    for name, tensor in model.state_dict().items():
+        if device is not None and tensor.device.type == "cpu":
+            tensor = tensor.to(device)
+        if isinstance(tensor, DTensor):
+            tensor = tensor.full_tensor()
+        yield checkpoint_name(name), tensor.to(dtype)
+
+
+def base_weights(model) -> dict:
+    """A LoRA policy's frozen weights under their checkpoint names (peft's prefix, `.base_layer` and the adapters
+    left out): what the engine serves the adapters on."""
+    prefix = "base_model.model."
+    out = {}
+    for name, tensor in model.state_dict().items():
+        if "lora_" in name:
+            continue
+        name = checkpoint_name(name).removeprefix(prefix).replace(".base_layer", "")
+        out[name] = tensor
+    return out
+
+
+class VLLMEngine(RolloutEngine):
+    """A colocated vLLM engine holding the run's policy; see the module's docstring."""
+
+    name = "vllm"
+
+    def __init__(self, model, adapter: Adapter, rollout):
+        super().__init__(model, adapter, rollout)
+        vllm = import_vllm()
+        import torch
+
+        o = rollout.vllm
+        ranks = distributed.world_size()
+        if ranks % o.tensor_parallel_size:
+            raise ValueError(f"rollout.vllm.tensor_parallel_size={o.tensor_parallel_size} must divide the {ranks} "
+                             f"rank(s) of the run: with torchrun the ranks of a tensor-parallel group share one engine")
+        self.tp = o.tensor_parallel_size
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in this process: weights pass in memory
+        self.dtype = getattr(model, "compute_dtype", None) or torch.bfloat16
+        self.lora = is_lora(model)
+        self.lora_request = None
+        self._folder = Path(tempfile.mkdtemp(prefix="harness-vllm-"))
+        self._write_start(model, adapter)
+        kw = dict(model=str(self._folder), dtype=str(self.dtype).removeprefix("torch."), seed=distributed.rank() // self.tp,
+                  enable_sleep_mode=True, gpu_memory_utilization=o.gpu_memory_utilization,
+                  max_model_len=o.max_model_len, tensor_parallel_size=o.tensor_parallel_size,
+                  trust_remote_code=o.trust_remote_code, enforce_eager=o.enforce_eager,
+                  max_num_seqs=rollout.batch_sequences, limit_mm_per_prompt={"image": 1})
+        if ranks > 1:
+            kw["distributed_executor_backend"] = "external_launcher"
+        if self.lora:
+            rank = max(c.r for c in model.peft_config.values())
+            kw.update(enable_lora=True, max_loras=1, max_lora_rank=next(r for r in LORA_RANKS if r >= rank),
+                      enable_tower_connector_lora=True)  # harness LoRA reaches the projector (model.lora_targets)
+        self.vllm = vllm
+        self.llm = vllm.LLM(**kw)
+        if self.lora:
+            self._load(model, adapter)
+
+    @property
+    def replica(self) -> int:
+        return distributed.rank() // self.tp
+
+    @property
+    def replicas(self) -> int:
+        return distributed.world_size() // self.tp
+
+    def _write_start(self, model, adapter: Adapter) -> None:
+        """The files the engine starts from: the policy in its compute dtype (a LoRA policy: its frozen weights)."""
+        base = model.get_base_model() if self.lora else model
+        state = base_weights(model) if self.lora else dict(full_weights(model, self.dtype))
+        if distributed.is_main():
+            base.save_pretrained(self._folder, state_dict={k: v.to(self.dtype) for k, v in state.items()})
+            adapter.processor.save_pretrained(self._folder)
+        distributed.barrier()
+
+    def _generate(self, prompts: list[Prompt], settings: SamplingSettings, desc: str) -> list[list[str]]:
         chunk = max(1, REQUEST_CHUNK_SEQUENCES // settings.k)
         outputs = []
-        try:  # requests are built (their images decoded) a chunk at a time, not for every prompt at once
-            for i in range(0, len(prompts), chunk):
-                outputs += llm.generate(requests(adapter, prompts[i:i + chunk]), params, use_tqdm=True)
-        finally:
-            release(llm)
-    return [[o.text.strip() for o in out.outputs] for out in outputs]
+        for i in range(0, len(prompts), chunk):  # requests built (their images decoded) a chunk at a time
+            part = prompts[i:i + chunk]
+            params = [sampling_params(self.vllm, settings, self.adapter.eos_token_id, settings.seed + (i + j) * settings.k)
+                      for j in range(len(part))]
+            outputs += self.llm.generate(requests(self.adapter, part), params, use_tqdm=True,
+                                         lora_request=self.lora_request)
+        return [[o.text.strip() for o in out.outputs] for out in outputs]
+
+    def _load(self, model, adapter: Adapter) -> None:
+        if is_lora(model) != self.lora:
+            raise ValueError("the vllm engine was created for a " + ("LoRA" if self.lora else "full") +
+                             " policy and cannot switch")
+        if self.lora:  # the adapters alone, in a new folder under a new id (vLLM caches adapters by id)
+            n = self.lora_request.lora_int_id + 1 if self.lora_request else 1
+            folder = self._folder / f"lora-{n}"
+            if distributed.is_main():
+                model.save_pretrained(folder)
+            distributed.barrier()
+            self.lora_request = self._lora_request(f"policy-{n}", n, str(folder))
+        else:
+            if self.asleep:
+                self.llm.wake_up(tags=["weights"])  # the weights' memory back first; the KV cache waits for wake()
+            weights = full_weights(model, self.dtype)
+            self.llm.collective_rpc(lambda worker: worker.model_runner.model.load_weights(weights))
+        self.llm.reset_prefix_cache()
+        reset_encoder = getattr(self.llm.llm_engine, "reset_encoder_cache", None)
+        if reset_encoder is not None:  # vision embeddings of the old weights
+            reset_encoder()
+
+    def _lora_request(self, name: str, n: int, path: str):
+        from vllm.lora.request import LoRARequest
+
+        return LoRARequest(name, n, path)
+
+    def _sleep(self) -> None:
+        self.llm.sleep(level=self.options.vllm.sleep_level)
+
+    def _wake(self) -> None:
+        self.llm.wake_up()  # whatever still sleeps (the KV cache; the weights too if none were pushed)
+
+    def _close(self) -> None:
+        import torch
+
+        shutil.rmtree(self._folder, ignore_errors=True)
+        if distributed.world_size() > 1:
+            # vLLM's teardown destroys the default process group, which the run still needs; the engine goes with
+            # the process
+            _KEPT.append(self.llm)
+            return
+        engine_core = getattr(self.llm.llm_engine, "engine_core", None)
+        if engine_core is not None:
+            engine_core.shutdown()
+        del self.llm
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
-def release(llm) -> None:
-    """Free the engine's GPU memory so the Improve step can use it."""
-    import torch
-
-    del llm
-    gc.collect()
-    try:
-        from vllm.distributed.parallel_state import destroy_model_parallel
-
-        destroy_model_parallel()
-    except ImportError:  # older or newer layouts: the engine's own teardown is enough
-        pass
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+_KEPT: list = []  # engines of a torchrun run, alive until the process ends

@@ -14,6 +14,7 @@ from harness.evaluation.evaluate import RESPONSES, evaluate
 from harness.io import atomic_write_json
 from harness.model.adapters import Adapter
 from harness.model.modeling import new_base_model, save_policy
+from harness.rollout.engine import open_engine
 from harness.rollout.settings import evaluation, stage_sampling
 from harness.train import checkpoint
 from harness.train.sft import Example, make_optimizer, train_epoch
@@ -59,7 +60,8 @@ def build(cfg: RunConfig, data: Path, out: Path, resume: Path | None = None) -> 
     model, losses = pretrain(model, adapter, corpus, b.optim, b.steps, resume)
     save_policy(model, adapter, out / "model")
     splits = eval_splits(load_splits(data))
-    ev = evaluate(model, adapter, splits, evaluation(stage_sampling(cfg), cfg), cot=False, out=out / RESPONSES)
+    with open_engine(cfg.rollout, model, adapter) as engine:
+        ev = evaluate(engine, splits, evaluation(stage_sampling(cfg), cfg), cot=False, out=out / RESPONSES)
     atomic_write_json(out / "eval.json", ev)
     return {"params": sum(p.numel() for p in model.parameters()), "epoch_losses": losses,
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}

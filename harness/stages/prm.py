@@ -26,6 +26,7 @@ from harness.reward.models.oracle import OracleReward
 from harness.reward.prm import ProcessRewardModel, constant_mse, mse, train_prm
 from harness.reward.prm_data import Candidate, balance, candidates, mc_label
 from harness.reward.steps import scored_steps
+from harness.rollout.engine import RolloutEngine, open_engine
 from harness.rollout.settings import SamplingSettings, stage_sampling
 from harness.rollout.sharded import sample
 from harness.train.sft import Example, make_optimizer, train_epoch
@@ -35,20 +36,27 @@ VERIFIER_TEMPERATURE = 1.0  # pi_0's validation samples for the verifier analysi
 
 
 def build(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
-    p, seed = cfg.prm, cfg.world.seed
     splits = load_splits(data)
     model, adapter = train_pi_hat(cfg, warmup, splits["labeled"])
     pi_hat = copy.deepcopy(model.state_dict())  # every PRM (learned, controls) starts from the same backbone
+    with open_engine(cfg.rollout, model, adapter) as engine:  # the stage's engine: pi_hat_0's, then pi_0's samples
+        return _build(cfg, splits, warmup, out, model, adapter, pi_hat, engine)
+
+
+def _build(cfg: RunConfig, splits: dict, warmup: Path, out: Path, model, adapter, pi_hat: dict,
+           engine: RolloutEngine) -> dict:
+    p, seed = cfg.prm, cfg.world.seed
     settings = replace(stage_sampling(cfg), k=p.samples_per_query, temperature=p.temperature)  # seeded by `seed`
     rng = random.Random(seed)
     questions = rng.sample(splits["labeled"], min(p.questions, len(splits["labeled"])))
-    responses = sample(model, adapter, prompts_of(questions), settings, "PRM responses")
+    responses = sample(engine, prompts_of(questions), settings, "PRM responses")
     cands = balance(candidates(questions, responses, p.max_per_query), p.responses, rng)
-    examples, completions = mc_label(cands, lambda ps, s: sample(model, adapter, ps, s, "MC completions"),
+    examples, completions = mc_label(cands, lambda ps, s: sample(engine, ps, s, "MC completions"),
                                      replace(settings, k=p.completions))
     log.info("PRM data: %d responses labelled with %d completions", len(examples), completions)
     write_jsonl(out / "steps.jsonl", [{"id": e.prompt.question, "steps": e.steps, "labels": e.labels} for e in examples])
 
+    engine.sleep()  # the backbone trains into the PRM
     n_held = round(p.holdout * len(examples))
     held, train = examples[:n_held], examples[n_held:]
     prm, losses = fit(model, adapter, train, cfg)
@@ -60,7 +68,7 @@ def build(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
     prm.save(out)
 
     val = splits["val"]
-    val_responses = verifier_samples(cfg, warmup, val)
+    val_responses = verifier_samples(engine, cfg, warmup, val)
     flat_recs = [r for r, resps in zip(val, val_responses) for _ in resps]
     flat = [x for resps in val_responses for x in resps]
     # scored now: the controls below retrain the same backbone object in place
@@ -74,7 +82,9 @@ def build(cfg: RunConfig, data: Path, warmup: Path, out: Path) -> dict:
             model.load_state_dict(pi_hat)
             scored[name] = scored_by(fit(model, adapter, labelled, cfg)[0].scorer(), val, flat_recs, flat)
         model.load_state_dict(pi_hat)
-        complete = lambda ps, s: sample(model, adapter, ps, s, "MC labels of verifier samples")  # noqa: E731
+        engine.update_weights(model, adapter)
+        engine.wake()
+        complete = lambda ps, s: sample(engine, ps, s, "MC labels of verifier samples")  # noqa: E731
         scored["mc_labels"] = {"steps": mc_label_steps(flat_recs, flat, complete, settings, cfg), "probes": {}}
     if all(r.solution for r in val):
         scored["oracle"] = scored_by(OracleReward().step_scores, val, flat_recs, flat)
@@ -122,11 +132,15 @@ def train_pi_hat(cfg: RunConfig, warmup: Path, labeled) -> tuple:
     return model, adapter
 
 
-def verifier_samples(cfg: RunConfig, warmup: Path, val) -> list[list[str]]:
-    """pi_0's responses to the validation questions at the paper's Fig. 2 temperature."""
-    model, adapter = load_model(warmup / "model", cfg.model)
+def verifier_samples(engine: RolloutEngine, cfg: RunConfig, warmup: Path, val) -> list[list[str]]:
+    """pi_0's responses to the validation questions at the paper's Fig. 2 temperature (pi_0 loaded into the
+    engine, which sleeps again afterwards)."""
+    engine.update_weights(*load_model(warmup / "model", cfg.model))
+    engine.wake()
     settings = replace(stage_sampling(cfg), k=cfg.prm.verifier_samples, temperature=VERIFIER_TEMPERATURE)
-    return sample(model, adapter, prompts_of(val), settings, "verifier samples")
+    responses = sample(engine, prompts_of(val), settings, "verifier samples")
+    engine.sleep()
+    return responses
 
 
 def analyse_verifier(val, responses: list[list[str]], scored: dict, k: int, out: Path) -> dict:

@@ -17,6 +17,7 @@ from harness.model.adapters import Prompt
 from harness.model.modeling import load_model, save_policy
 from harness.reward.answers import exact_match_reward
 from harness.reward.selection import select_query
+from harness.rollout.engine import open_engine
 from harness.rollout.settings import evaluation, stage_sampling
 from harness.rollout.sharded import sample
 from harness.train.sft import Example, make_optimizer, train_epoch
@@ -39,7 +40,8 @@ def build(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     labeled = warmup_queries(splits["labeled"], w.query_count(len(splits["labeled"])), cfg.world.seed)
     hinted = [Prompt(r.question, r.image, cot=True, hint=short_answer(r.answer, r.choices)) for r in labeled]
     settings = stage_sampling(cfg)
-    responses = sample(model, adapter, hinted, replace(settings, k=w.samples_per_query, temperature=w.temperature),
+    engine = open_engine(cfg.rollout, model, adapter)  # the stage's engine: the base model's rationales, pi_0's eval
+    responses = sample(engine, hinted, replace(settings, k=w.samples_per_query, temperature=w.temperature),
                        "warm-up rationales")
     rng = random.Random(cfg.world.seed)
     keep = SelectConfig(operator="all", dedup=w.dedup, max_per_query=w.max_per_query)  # draws nothing from rng
@@ -54,12 +56,16 @@ def build(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
     examples = [e for _, e in chosen]
     log.info("warm-up: %d/%d queries solved, %d rationales kept, training on %d", solved, len(labeled),
              len(pool), len(examples))
+    engine.sleep()
     opt, sched = make_optimizer(model, w.optim, total_steps=w.epochs * math.ceil(len(examples) / w.optim.batch_size))
     losses = [train_epoch(model, adapter, opt, sched, examples, w.optim, seed=e, desc=f"warm-up epoch {e}")["loss"]
               for e in range(w.epochs)]
     save_policy(model, adapter, out / "model")
-    ev = evaluate(model, adapter, {**eval_splits(splits), "val": splits["val"]}, evaluation(settings, cfg),
-                  out=out / RESPONSES)
+    engine.update_weights(model, adapter)
+    engine.wake()
+    with engine:
+        ev = evaluate(engine, {**eval_splits(splits), "val": splits["val"]}, evaluation(settings, cfg),
+                      out=out / RESPONSES)
     atomic_write_json(out / "eval.json", ev)
     return {"queries_solved": solved, "rationales": len(pool), "examples": len(examples), "losses": losses,
             "accuracy": {k: v["accuracy"] for k, v in ev.items()}}

@@ -133,9 +133,9 @@ def plan(cfg: RunConfig, shape: Shape, gpu_gib: float = 80.0, prompt_tokens: int
     p.improve = {"weights (fp32 master)": weights, "gradients (fp32)": shape.trainable * MASTER_BYTES / shards * on_gpu,
                  "optimizer states (AdamW, fp32)": optimizer, "weights gathered for compute": gathered,
                  "activations": acts, "logits and loss": logits}
-    share = BACKENDS.get(cfg.rollout.backend).gpu_memory_share
-    if share is not None:
-        engine = {f"rollout engine ({cfg.rollout.backend} memory share)": share * gpu_gib * GIB}
+    if BACKENDS.get(cfg.rollout.backend).reserves_gpu_share:
+        share = getattr(cfg.rollout, cfg.rollout.backend).gpu_memory_utilization
+        engine = {f"rollout engine (rollout.{cfg.rollout.backend}.gpu_memory_utilization {share:g})": share * gpu_gib * GIB}
     else:
         kv = cfg.rollout.batch_sequences * seq * 2 * shape.layers * shape.kv_dim * compute
         engine = {"rollout weights (gathered, compute dtype)": 0.0 if strategy == "single" else shape.params * compute,

@@ -48,6 +48,7 @@ from harness.registry import Registry
 from harness.reward.answers import exact_match_reward
 from harness.reward.models import aggregate, load_reward_model
 from harness.reward.selection import choose, correct_responses, false_positives
+from harness.rollout.engine import open_engine
 from harness.rollout.settings import sampling
 from harness.rollout.sharded import sample
 from harness.seeds import derive_seed
@@ -169,11 +170,10 @@ def validation_samples(cfg: RunConfig, study_folder: Path) -> list[dict]:
 
 def _sample_and_score(cfg: RunConfig, inputs) -> list[dict]:
     val = load_splits(inputs.data)["val"]
-    model, adapter = load_model(inputs.warmup / "model", cfg.model)
     # sampled once per study, in this process: one generator over the whole call
     settings = replace(sampling(cfg), seed=derive_seed(cfg.seed, "tune", "val"), seed_per_batch=False)
-    responses = sample(model, adapter, prompts_of(val), settings, "pi_0 validation samples")
-    del model
+    with open_engine(cfg.rollout, *load_model(inputs.warmup / "model", cfg.model)) as engine:
+        responses = sample(engine, prompts_of(val), settings, "pi_0 validation samples")
     # distinct responses: the proxy judges which strings H keeps (duplicates would only repeat a verdict)
     correct = [correct_responses(resps, exact_match_reward(resps, **rec.reward_fields()), dedup=True)
                for rec, resps in zip(val, responses)]
