@@ -181,7 +181,8 @@ class VLLMConfig:
                                          gt=0, le=1)
     max_model_len: int | None = spec(None, "longest prompt + response in tokens the engine plans its KV cache for; "
                                            "null = the model's own limit", ge=1)
-    tensor_parallel_size: int = spec(1, "GPUs one engine spans (one process: vLLM starts its own workers)", ge=1)
+    tensor_parallel_size: int = spec(1, "GPUs one engine spans: that many torchrun ranks share one engine (it must "
+                                        "divide the ranks; one process: 1)", ge=1)
     trust_remote_code: bool = spec(False, "let vLLM run a checkpoint's own modelling code (the trainer never does: "
                                           "harness/model/families.py)")
     enforce_eager: bool = spec(False, "no CUDA graphs: less memory and a quicker start, slower decoding")

@@ -184,7 +184,7 @@ def test_vllm_engine_on_gpu_follows_its_weights(llava):
     """On a GPU: the real engine generates, takes new weights in place and generates from them (greedy equals the
     hf engine's on the same weights), without a second engine."""
     pytest.importorskip("vllm", reason="the [vllm] extra is not installed")
-    model, adapter = load_model(llava, ModelConfig(device="cuda"))
+    model, adapter = load_model(llava, ModelConfig(device="cuda", dtype="bfloat16"))
     prompts = [Prompt(f"What is {i}+{i}?", make_image(i)) for i in range(32)]
     greedy_settings = SamplingSettings("vllm", k=1, temperature=0.0, max_new_tokens=16, batch_sequences=256, seed=0)
     hf = open_engine(load_config(None).rollout, model, adapter)
@@ -219,3 +219,16 @@ def test_a_run_on_the_vllm_engine_builds_it_once_and_samples_everything_with_it(
     assert steps == improve * 2  # one sleep and one in-place push per Improve step, no rebuild
     assert "rollout engines created per rank: [1] (vllm)" in (folder / "run.log").read_text()
     assert events.count("generate") >= 6  # monitor and Generate per iteration, greedy val, test splits
+
+
+def test_sleep_level_2_drops_the_weights_so_waking_needs_a_push_first(llava, recorder):
+    model, adapter = load_model(llava, ModelConfig(threads=1))
+    with open_engine(rollout("rollout.vllm.sleep_level=2"), model, adapter) as engine:
+        engine.sleep()
+        with pytest.raises(RuntimeError, match="update_weights\\(\\) before wake"):
+            engine.wake()
+        engine.update_weights(model, adapter)
+        engine.wake()
+        assert engine.generate(PROMPTS[:1], SamplingSettings("vllm", k=1, temperature=0.0, max_new_tokens=4,
+                                                             batch_sequences=8, seed=0)) == [["r0-0"]]
+    assert recorder.events[1:5] == ["sleep 2", "wake ['weights']", "load weights", "reset prefix cache"]

@@ -267,10 +267,9 @@ def evolve(cfg: RunConfig, settings: SamplingSettings, inputs: Inputs, splits: d
         t0 = time.time()
         folder = rd.path / ROLLOUTS / f"iteration-{t + 1}"
         if progress is None:
-            before = model
             if t > 0:  # iteration 1 starts from pi_0 and a fresh optimizer whatever the method
                 model, adapter, opt, sched = carry_over(method, model, adapter, opt, sched, cfg, pi0)
-            if model is not before:  # ReST-EM restarted from pi_0
+            if model is not engine.model:  # ReST-EM restarted from pi_0
                 engine.update_weights(model, adapter)
                 vs = val_samples(engine, cfg, settings, val, 0)
             temperature, probe = choose_temperature(t, temperature, vs, rm, cfg)

@@ -42,8 +42,7 @@ class RolloutEngine:
 
     def generate(self, prompts: list[Prompt], settings: SamplingSettings, desc: str = "sampling") -> list[list[str]]:
         """K responses per prompt, one seeded call (settings.seed); temperature 0 is greedy, with k = 1."""
-        if self.closed:
-            raise RuntimeError(f"the {self.name} rollout engine is closed")
+        self._check_open()
         if self.asleep:
             raise RuntimeError(f"the {self.name} rollout engine is asleep: wake() it before generating")
         if settings.temperature <= 0 and settings.k != 1:
@@ -63,15 +62,13 @@ class RolloutEngine:
     def gathered(self):
         """A context around the batches of one sampling call on every rank (collective: a sharded policy gathers
         its weights once for all of them)."""
-        from contextlib import nullcontext
-
-        return nullcontext()
+        self._check_open()
+        return self._gathered()
 
     def update_weights(self, model, adapter: Adapter | None = None) -> None:
         """Generate from `model` from now on: the policy after an Improve step, or another one (pi_0 reloaded by
         ReST-EM, the warm-up's model evaluated beside the final one). Collective when the policy is sharded."""
-        if self.closed:
-            raise RuntimeError(f"the {self.name} rollout engine is closed")
+        self._check_open()
         self._load(model, adapter or self.adapter)
         self.model, self.adapter = model, adapter or self.adapter
         self.weight_updates += 1
@@ -91,6 +88,7 @@ class RolloutEngine:
         if not self.closed:
             self._close()
             self.closed = True
+            self.model = self.adapter = None  # the policy may go once its owner lets it
 
     def __enter__(self) -> "RolloutEngine":
         return self
@@ -98,7 +96,16 @@ class RolloutEngine:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError(f"the {self.name} rollout engine is closed")
+
     # what a backend implements
+    def _gathered(self):
+        from contextlib import nullcontext
+
+        return nullcontext()
+
     def _generate(self, prompts: list[Prompt], settings: SamplingSettings, desc: str) -> list[list[str]]:
         raise NotImplementedError
 

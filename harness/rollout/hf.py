@@ -109,7 +109,7 @@ class HFEngine(RolloutEngine):
 
     name = "hf"
 
-    def gathered(self):
+    def _gathered(self):
         return inference(self.model)
 
     def _generate(self, prompts: list[Prompt], settings: SamplingSettings, desc: str) -> list[list[str]]:

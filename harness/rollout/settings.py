@@ -13,7 +13,7 @@ from harness.config import RunConfig
 class SamplingSettings:
     """One sampling call's settings (the values come from the config: harness/config.py holds the defaults)."""
 
-    backend: str           # rollout backend (harness/rollout/backends.py)
+    backend: str           # rollout.backend, for the record: the engine a call is given samples it
     k: int                 # responses per prompt
     temperature: float     # 0: greedy decoding (then k is 1)
     max_new_tokens: int    # longest response, in tokens

@@ -55,6 +55,8 @@ def _build(cfg: RunConfig, splits: dict, warmup: Path, out: Path, model, adapter
                                      replace(settings, k=p.completions))
     log.info("PRM data: %d responses labelled with %d completions", len(examples), completions)
     write_jsonl(out / "steps.jsonl", [{"id": e.prompt.question, "steps": e.steps, "labels": e.labels} for e in examples])
+    val = splits["val"]
+    val_responses = verifier_samples(engine, cfg, warmup, val)
 
     engine.sleep()  # the backbone trains into the PRM
     n_held = round(p.holdout * len(examples))
@@ -67,8 +69,6 @@ def _build(cfg: RunConfig, splits: dict, warmup: Path, out: Path, model, adapter
     atomic_write_json(out / "train.json", report)
     prm.save(out)
 
-    val = splits["val"]
-    val_responses = verifier_samples(engine, cfg, warmup, val)
     flat_recs = [r for r, resps in zip(val, val_responses) for _ in resps]
     flat = [x for resps in val_responses for x in resps]
     # scored now: the controls below retrain the same backbone object in place
@@ -134,12 +134,12 @@ def train_pi_hat(cfg: RunConfig, warmup: Path, labeled) -> tuple:
 
 def verifier_samples(engine: RolloutEngine, cfg: RunConfig, warmup: Path, val) -> list[list[str]]:
     """pi_0's responses to the validation questions at the paper's Fig. 2 temperature (pi_0 loaded into the
-    engine, which sleeps again afterwards)."""
+    engine, which holds its previous policy again afterwards)."""
+    previous = engine.model, engine.adapter
     engine.update_weights(*load_model(warmup / "model", cfg.model))
-    engine.wake()
     settings = replace(stage_sampling(cfg), k=cfg.prm.verifier_samples, temperature=VERIFIER_TEMPERATURE)
     responses = sample(engine, prompts_of(val), settings, "verifier samples")
-    engine.sleep()
+    engine.update_weights(*previous)
     return responses
 
 
