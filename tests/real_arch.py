@@ -260,6 +260,24 @@ def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
     interpolated to each grid."""
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
+    return _build_qwen3_vl(path, seed, Qwen3VLConfig, Qwen3VLForConditionalGeneration)
+
+
+# Four experts of which each token takes two, every decoder layer sparse (Qwen3-VL-30B-A3B's layout, scaled down).
+QWEN3_VL_MOE_TEXT = dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, decoder_sparse_step=1)
+
+
+def build_tiny_qwen3_vl_moe(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Qwen3VLMoeForConditionalGeneration` (Qwen3-VL-30B-A3B's architecture: the tiny Qwen3-VL
+    with sparse mixture-of-experts MLPs in both decoder layers) and the same (image-only) Qwen3-VL processor."""
+    from transformers import Qwen3VLMoeConfig, Qwen3VLMoeForConditionalGeneration
+
+    return _build_qwen3_vl(path, seed, Qwen3VLMoeConfig, Qwen3VLMoeForConditionalGeneration, **QWEN3_VL_MOE_TEXT)
+
+
+def _build_qwen3_vl(path: str | Path, seed: int, config_cls, model_cls, **text_kwargs) -> Path:
+    """The tiny Qwen3-VL as `model_cls` from `config_cls`, its text config extended by `text_kwargs` (a MoE variant's
+    expert settings)."""
     path = Path(path)
     tokenizer = _qwen_tokenizer()
     ids = tokenizer.convert_tokens_to_ids
@@ -269,13 +287,13 @@ def build_tiny_qwen3_vl(path: str | Path, seed: int = 0) -> Path:
     text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                 num_key_value_heads=2, head_dim=head_dim, vocab_size=len(tokenizer), max_position_embeddings=1024,
                 rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_interleaved": True,
-                                 "mrope_section": [2, 3, head_dim // 2 - 5]}, **special)
+                                 "mrope_section": [2, 3, head_dim // 2 - 5]}, **special, **text_kwargs)
     vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=8, spatial_merge_size=2,
                   temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=16, deepstack_visual_indexes=[0])
-    config = Qwen3VLConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
-                           video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
-                           vision_end_token_id=ids("<|vision_end|>"), tie_word_embeddings=False)
-    return _save_qwen3_family(path, Qwen3VLForConditionalGeneration, config, tokenizer, seed)
+    config = config_cls(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                        video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
+                        vision_end_token_id=ids("<|vision_end|>"), tie_word_embeddings=False)
+    return _save_qwen3_family(path, model_cls, config, tokenizer, seed)
 
 
 def _char_tokenizer_named(tokens: list[str], **named: str):
@@ -353,7 +371,29 @@ GLM4V_TEMPLATE = (
 def build_tiny_glm4v(path: str | Path, seed: int = 0) -> Path:
     """Save a tiny random `Glm4vForConditionalGeneration` (GLM-4.1V's architecture: Qwen2-VL's multimodal RoPE)
     and an (image-only) GLM-4V processor, with the tiny Qwen2-VL's image geometry (8-px patches merged 2x2)."""
-    from transformers import Glm4vConfig, Glm4vForConditionalGeneration, Glm4vProcessor
+    from transformers import Glm4vConfig, Glm4vForConditionalGeneration
+
+    return _build_glm4v(path, seed, Glm4vConfig, Glm4vForConditionalGeneration)
+
+
+# The first decoder layer dense, the second sparse: four routed experts of which each token takes two, plus one shared
+# expert (GLM-4.5V's layout, first_k_dense_replace=1, scaled down).
+GLM4V_MOE_TEXT = dict(n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32,
+                      first_k_dense_replace=1, n_group=1, topk_group=1)
+
+
+def build_tiny_glm4v_moe(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Glm4vMoeForConditionalGeneration` (GLM-4.5V's architecture: the tiny GLM-4V with a
+    mixture-of-experts second decoder layer) and the same (image-only) GLM-4V processor."""
+    from transformers import Glm4vMoeConfig, Glm4vMoeForConditionalGeneration
+
+    return _build_glm4v(path, seed, Glm4vMoeConfig, Glm4vMoeForConditionalGeneration, **GLM4V_MOE_TEXT)
+
+
+def _build_glm4v(path: str | Path, seed: int, config_cls, model_cls, **text_kwargs) -> Path:
+    """The tiny GLM-4V as `model_cls` from `config_cls`, its text config extended by `text_kwargs` (a MoE variant's
+    expert settings)."""
+    from transformers import Glm4vProcessor
     from transformers.models.glm4v.image_processing_pil_glm4v import Glm4vImageProcessorPil
 
     path = Path(path)
@@ -366,21 +406,21 @@ def build_tiny_glm4v(path: str | Path, seed: int = 0) -> Path:
     text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                 num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=1024,
                 rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
-                                 "mrope_section": [1, 1, head_dim // 4 - 2]}, **special)
+                                 "mrope_section": [1, 1, head_dim // 4 - 2]}, **special, **text_kwargs)
     vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, image_size=IMAGE_SIZE, patch_size=8,
                   spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=64)
-    config = Glm4vConfig(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
-                         video_token_id=ids("<|video|>"), image_start_token_id=ids("<|begin_of_image|>"),
-                         image_end_token_id=ids("<|end_of_image|>"), video_start_token_id=ids("<|begin_of_video|>"),
-                         video_end_token_id=ids("<|end_of_video|>"))
+    config = config_cls(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                        video_token_id=ids("<|video|>"), image_start_token_id=ids("<|begin_of_image|>"),
+                        image_end_token_id=ids("<|end_of_image|>"), video_start_token_id=ids("<|begin_of_video|>"),
+                        video_end_token_id=ids("<|end_of_video|>"))
     torch.manual_seed(seed)
-    model = Glm4vForConditionalGeneration(config).eval()
+    model = model_cls(config).eval()
     model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids("<|user|>")]  # as GLM-4.1V's
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     # GLM-4V's pixel bounds count the 2 temporal frames an image is repeated into: 16x16..32x32 pixels per frame.
     image_processor = Glm4vImageProcessorPil(size={"shortest_edge": 2 * 16 * 16, "longest_edge": 2 * IMAGE_SIZE ** 2},
                                              patch_size=8, merge_size=2, temporal_patch_size=2)
-    processor = image_only_processor(Glm4vProcessor, Glm4vConfig, {
+    processor = image_only_processor(Glm4vProcessor, config_cls, {
         "video_token": "<|video|>", "video_start": "<|begin_of_video|>", "video_end": "<|end_of_video|>"})(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=GLM4V_TEMPLATE)
     model.save_pretrained(path)
@@ -418,25 +458,44 @@ def build_tiny_qwen3_5(path: str | Path, seed: int = 0) -> Path:
     with the tiny Qwen3-VL's image geometry."""
     from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration
 
+    return _build_qwen3_5(path, seed, Qwen3_5Config, Qwen3_5ForConditionalGeneration, intermediate_size=128)
+
+
+# Four routed experts of which each token takes two, plus the shared expert, in both decoder layers (Qwen3.5-35B-A3B's
+# layout, scaled down). The MoE text config has no dense intermediate_size: every MLP is sparse.
+QWEN3_5_MOE_TEXT = dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                        shared_expert_intermediate_size=32)
+
+
+def build_tiny_qwen3_5_moe(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random `Qwen3_5MoeForConditionalGeneration` (Qwen3.5-35B-A3B's architecture: the tiny Qwen3.5,
+    linear- and full-attention layers, with sparse mixture-of-experts MLPs) and the same (image-only) processor."""
+    from transformers import Qwen3_5MoeConfig, Qwen3_5MoeForConditionalGeneration
+
+    return _build_qwen3_5(path, seed, Qwen3_5MoeConfig, Qwen3_5MoeForConditionalGeneration, **QWEN3_5_MOE_TEXT)
+
+
+def _build_qwen3_5(path: str | Path, seed: int, config_cls, model_cls, **mlp_kwargs) -> Path:
+    """The tiny Qwen3.5 as `model_cls` from `config_cls`; `mlp_kwargs` size its MLPs (dense, or experts)."""
     path = Path(path)
     tokenizer = _byte_level_char_tokenizer(list(QWEN_SPECIAL))
     ids = tokenizer.convert_tokens_to_ids
     special = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=ids("<|im_end|>"),
                    bos_token_id=tokenizer.bos_token_id)
     head_dim = 16
-    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+    text = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                 num_key_value_heads=2, head_dim=head_dim, vocab_size=len(tokenizer), max_position_embeddings=1024,
                 layer_types=["linear_attention", "full_attention"], linear_conv_kernel_dim=4,
                 linear_key_head_dim=16, linear_value_head_dim=16, linear_num_key_heads=2, linear_num_value_heads=4,
                 rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_interleaved": True,
                                  "mrope_section": [2, 3, head_dim // 2 - 5], "partial_rotary_factor": 1.0},
-                **special)
+                **special, **mlp_kwargs)
     vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=8, spatial_merge_size=2,
                   temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=16)
-    config = Qwen3_5Config(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
-                           video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
-                           vision_end_token_id=ids("<|vision_end|>"))
-    return _save_qwen3_family(path, Qwen3_5ForConditionalGeneration, config, tokenizer, seed)
+    config = config_cls(vision_config=vision, text_config=text, image_token_id=ids(IMAGE_TOKEN),
+                        video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
+                        vision_end_token_id=ids("<|vision_end|>"))
+    return _save_qwen3_family(path, model_cls, config, tokenizer, seed)
 
 
 # InternVL3-hf's template, shortened (no system turn): Qwen2's chat turns, the image placeholder on its own line.

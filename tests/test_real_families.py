@@ -1,5 +1,6 @@
 """The trainer on more real transformers architectures than LLaVA: Idefics3 (SmolVLM's architecture), the
-multimodal-RoPE families (Qwen2-VL, Qwen3-VL, Qwen3.5 with its linear-attention layers, GLM-4V), Gemma 3,
+multimodal-RoPE families (Qwen2-VL, Qwen3-VL, Qwen3.5 with its linear-attention layers, GLM-4V, and the MoE
+variants of the last three), Gemma 3,
 InternVL, LLaVA-OneVision and Mllama, each a tiny random-init model built offline (tests/real_arch.py), loaded
 through the Auto classes and run through the family's adapter: sampling, SFT labels, and warm-up + one
 iteration + evaluation; family-specific checks are named after the family."""
@@ -19,13 +20,15 @@ from harness.rollout.hf import hf_sample
 from harness.rollout.settings import SamplingSettings
 from harness.train.sft import Example, make_optimizer, train_epoch
 
-from real_arch import (build_tiny_gemma3, build_tiny_glm4v, build_tiny_idefics3, build_tiny_internvl,
-                       build_tiny_llava_onevision, build_tiny_mllama, build_tiny_qwen2_vl, build_tiny_qwen3_5, build_tiny_qwen3_vl, greedy_generate_texts,
-                       make_image)
+from real_arch import (build_tiny_gemma3, build_tiny_glm4v, build_tiny_glm4v_moe, build_tiny_idefics3,
+                       build_tiny_internvl, build_tiny_llava_onevision, build_tiny_mllama, build_tiny_qwen2_vl,
+                       build_tiny_qwen3_5, build_tiny_qwen3_5_moe, build_tiny_qwen3_vl, build_tiny_qwen3_vl_moe,
+                       greedy_generate_texts, make_image)
 
 FAMILIES = {
     "gemma3": (build_tiny_gemma3, Gemma3Adapter, "Gemma3ForConditionalGeneration", "<end_of_turn>"),
     "glm4v": (build_tiny_glm4v, Glm4vAdapter, "Glm4vForConditionalGeneration", "<|user|>"),
+    "glm4v_moe": (build_tiny_glm4v_moe, Glm4vAdapter, "Glm4vMoeForConditionalGeneration", "<|user|>"),
     "idefics3": (build_tiny_idefics3, Idefics3Adapter, "Idefics3ForConditionalGeneration", "<end_of_utterance>"),
     "internvl": (build_tiny_internvl, ChatMLAdapter, "InternVLForConditionalGeneration", "<|im_end|>"),
     "llava_onevision": (build_tiny_llava_onevision, ChatMLAdapter, "LlavaOnevisionForConditionalGeneration",
@@ -33,7 +36,9 @@ FAMILIES = {
     "mllama": (build_tiny_mllama, MllamaAdapter, "MllamaForConditionalGeneration", "<|eot_id|>"),
     "qwen2_vl": (build_tiny_qwen2_vl, MRopeAdapter, "Qwen2VLForConditionalGeneration", "<|im_end|>"),
     "qwen3_5": (build_tiny_qwen3_5, MRopeAdapter, "Qwen3_5ForConditionalGeneration", "<|im_end|>"),
+    "qwen3_5_moe": (build_tiny_qwen3_5_moe, MRopeAdapter, "Qwen3_5MoeForConditionalGeneration", "<|im_end|>"),
     "qwen3_vl": (build_tiny_qwen3_vl, MRopeAdapter, "Qwen3VLForConditionalGeneration", "<|im_end|>"),
+    "qwen3_vl_moe": (build_tiny_qwen3_vl_moe, MRopeAdapter, "Qwen3VLMoeForConditionalGeneration", "<|im_end|>"),
 }
 # Different image shapes: under the tiny Qwen2-VL processor a 64x16 image becomes a 2x8 patch grid (one row of 4
 # merged tokens: RoPE shift 0) and a 40x30 one a 4x4 grid (2x2 merged tokens: shift -2), so the rows of a batch
@@ -162,6 +167,15 @@ def test_qwen3_vl_decode_step_matches_a_full_forward(checkpoints):
     check_mrope_decode_step_matches_a_full_forward(checkpoints("qwen3_vl"))
 
 
+def test_qwen3_vl_moe_positions_follow_the_image_grid(checkpoints):
+    check_mrope_positions_follow_the_image_grid(checkpoints("qwen3_vl_moe"))
+
+
+def test_qwen3_vl_moe_decode_step_matches_a_full_forward(checkpoints):
+    """Experts are routed per token: the cached step's token takes the experts the full forward gives it."""
+    check_mrope_decode_step_matches_a_full_forward(checkpoints("qwen3_vl_moe"))
+
+
 def test_qwen3_5_positions_follow_the_image_grid(checkpoints):
     check_mrope_positions_follow_the_image_grid(checkpoints("qwen3_5"))
 
@@ -171,12 +185,30 @@ def test_qwen3_5_decode_step_matches_a_full_forward(checkpoints):
     check_mrope_decode_step_matches_a_full_forward(checkpoints("qwen3_5"))
 
 
+def test_qwen3_5_moe_positions_follow_the_image_grid(checkpoints):
+    check_mrope_positions_follow_the_image_grid(checkpoints("qwen3_5_moe"))
+
+
+def test_qwen3_5_moe_decode_step_matches_a_full_forward(checkpoints):
+    """Gated-DeltaNet states through the cache, and experts (with the shared one) routed per token."""
+    check_mrope_decode_step_matches_a_full_forward(checkpoints("qwen3_5_moe"))
+
+
 def test_glm4v_positions_follow_the_image_grid(checkpoints):
     check_mrope_positions_follow_the_image_grid(checkpoints("glm4v"))
 
 
 def test_glm4v_decode_step_matches_a_full_forward(checkpoints):
     check_mrope_decode_step_matches_a_full_forward(checkpoints("glm4v"))
+
+
+def test_glm4v_moe_positions_follow_the_image_grid(checkpoints):
+    check_mrope_positions_follow_the_image_grid(checkpoints("glm4v_moe"))
+
+
+def test_glm4v_moe_decode_step_matches_a_full_forward(checkpoints):
+    """A dense first layer, then routed and shared experts."""
+    check_mrope_decode_step_matches_a_full_forward(checkpoints("glm4v_moe"))
 
 
 def test_gemma3_prompts_outrun_its_sliding_window(checkpoints):

@@ -224,17 +224,20 @@ def _rope_index(model):
 @ADAPTERS.register("qwen2_vl")
 @ADAPTERS.register("qwen2_5_vl")
 @ADAPTERS.register("qwen3_vl")
+@ADAPTERS.register("qwen3_vl_moe")
 @ADAPTERS.register("qwen3_5")
+@ADAPTERS.register("qwen3_5_moe")
 class MRopeAdapter(Adapter):
-    """Multimodal RoPE (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5; GLM-4V below): three position rows (time,
-    height, width).
+    """Multimodal RoPE (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5 and their MoE variants; GLM-4V below): three
+    position rows (time, height, width).
 
     Image tokens are numbered by their grid cell, so text after an image sits at fewer positions than
     tokens before it; the per-row shift is carried into decoding. The sampler drops finished rows, so the
     positions are passed explicitly rather than left to the model's cached `rope_deltas`. The numbering is
     the model's own `get_rope_index` (one signature across these families in transformers 5: it reads
     the merge size from the model's vision config and splits video grids per frame where the family
-    does), so only its inputs are gathered here.
+    does), so only its inputs are gathered here. A MoE variant inherits its dense sibling's `get_rope_index`
+    and processor, and keeps its stop token.
     """
 
     end_of_turn = "<|im_end|>"
@@ -253,8 +256,10 @@ class MRopeAdapter(Adapter):
 
 
 @ADAPTERS.register("glm4v")
+@ADAPTERS.register("glm4v_moe")
 class Glm4vAdapter(MRopeAdapter):
-    """GLM-4V / GLM-4.1V: Qwen2-VL's multimodal RoPE; the model ends its turn by opening the next user turn."""
+    """GLM-4V / GLM-4.1V and GLM-4.5V (glm4v_moe): Qwen2-VL's multimodal RoPE; the model ends its turn by opening
+    the next user turn."""
 
     end_of_turn = "<|user|>"
 

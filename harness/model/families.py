@@ -17,8 +17,9 @@ from pathlib import Path
 SUPPORTED = {
     "llava": "LLaVA",
     "idefics3": "Idefics3", "smolvlm": "SmolVLM",
-    "qwen2_vl": "Qwen2-VL", "qwen2_5_vl": "Qwen2.5-VL", "qwen3_vl": "Qwen3-VL", "qwen3_5": "Qwen3.5",
-    "glm4v": "GLM-4V", "gemma3": "Gemma 3",
+    "qwen2_vl": "Qwen2-VL", "qwen2_5_vl": "Qwen2.5-VL", "qwen3_vl": "Qwen3-VL", "qwen3_vl_moe": "Qwen3-VL-MoE",
+    "qwen3_5": "Qwen3.5", "qwen3_5_moe": "Qwen3.5-MoE",
+    "glm4v": "GLM-4V", "glm4v_moe": "GLM-4.5V", "gemma3": "Gemma 3",
     "internvl": "InternVL (transformers' port, *-hf checkpoints)", "llava_onevision": "LLaVA-OneVision",
     "mllama": "Mllama (Llama 3.2 Vision)",
 }
