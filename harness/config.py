@@ -88,6 +88,9 @@ class ModelConfig:
     # 96 cut a third of the textbook multi-choice gold solutions (half of them out of distribution) before
     # their answer line; the longest gold solution with a 'note:' step and EOS is 161 characters.
     max_new_tokens: int = spec(168, "longest response sampled, in tokens", ge=1)
+    tokenizer: Literal["char", "subword"] = spec(
+        "char", "embedded model's tokenizer: char (one token per character) | subword (BPE pieces learned from the "
+                "base corpus, digits kept single: ~2.4x fewer tokens per gold solution)")
     threads: int = spec(2, "torch CPU threads", ge=1)
     dtype: Literal["float32", "bfloat16", "float16"] = spec(
         "float32", "compute dtype of the policy (bfloat16 on GPUs); weights, gradients and optimizer states stay "

@@ -28,6 +28,8 @@ def run_key(cfg: RunConfig, plain: dict | None = None) -> str:
     # how saved responses are scored, not what the run computes: `harness rescore` changes it
     d["eval"] = {k: v for k, v in d["eval"].items() if k != "judge"}
     d["rollout"] = {k: v for k, v in d["rollout"].items() if k != "vllm"}  # how the engine executes (config.VLLMConfig)
+    if d["model"].get("tokenizer") == "char":  # the tokenizer of every run before the key existed: folders stay
+        d["model"] = {k: v for k, v in d["model"].items() if k != "tokenizer"}
     return config_hash(d, 8)
 
 

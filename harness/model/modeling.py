@@ -22,7 +22,7 @@ import torch
 
 from harness.config import ModelConfig
 from harness.configio import ConfigError
-from harness.model.adapters import Adapter, adapter_for
+from harness.model.adapters import ADAPTERS, Adapter, adapter_for
 from harness.model.families import checkpoint_problem
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -174,10 +174,21 @@ def save_policy(model, adapter: Adapter, path: Path) -> None:
     adapter.processor.save_pretrained(path)
 
 
-def new_base_model(m: ModelConfig):
-    """A randomly initialised embedded tiny VLM of the configured size, and its adapter."""
-    from harness.tinyvlm import build_tiny_vlm  # transformers' model and processor classes: slow to import
+def new_base_model(m: ModelConfig, corpus: list | None = None):
+    """A randomly initialised embedded tiny VLM of the configured size, and its adapter. With model.tokenizer=subword
+    its tokenizer is learned from `corpus` (training examples), read as the model reads them."""
+    # transformers' model and processor classes: slow to import
+    from harness.tinyvlm import build_processor, build_subword_tokenizer, build_tiny_vlm
+    from harness.tinyvlm.tokenization import IMAGE_TOKEN
 
-    model, processor = build_tiny_vlm(hidden_size=m.hidden_size, num_hidden_layers=m.num_hidden_layers,
-                                      num_attention_heads=m.num_attention_heads, intermediate_size=4 * m.hidden_size)
+    tokenizer = None
+    if m.tokenizer == "subword":
+        if corpus is None:
+            raise ValueError("model.tokenizer=subword learns its pieces from the base corpus; pass it")
+        reader = ADAPTERS.get("tinyvlm")(build_processor())  # renders prompts as the model will read them
+        tokenizer = build_subword_tokenizer(reader.render(e.prompt).replace(IMAGE_TOKEN, "") + e.response
+                                            for e in corpus)
+    model, processor = build_tiny_vlm(tokenizer=tokenizer, hidden_size=m.hidden_size,
+                                      num_hidden_layers=m.num_hidden_layers, num_attention_heads=m.num_attention_heads,
+                                      intermediate_size=4 * m.hidden_size)
     return model, adapter_for(model, processor)

@@ -53,10 +53,10 @@ def pretrain(model, adapter: Adapter, corpus: list[Example], optim: OptimConfig,
 def build(cfg: RunConfig, data: Path, out: Path, resume: Path | None = None) -> dict:
     torch.manual_seed(cfg.world.seed)
     torch.set_num_threads(cfg.model.threads)
-    model, adapter = new_base_model(cfg.model)
     b = cfg.base
     corpus = base_corpus(cfg.world.seed, cfg.world.base_corpus, cfg.world.families, b.cot_fraction,
                          b.hint_fraction, b.distractor_rate, b.caption_fraction)
+    model, adapter = new_base_model(cfg.model, corpus)  # a subword tokenizer is learned from the corpus
     model, losses = pretrain(model, adapter, corpus, b.optim, b.steps, resume)
     save_policy(model, adapter, out / "model")
     splits = eval_splits(load_splits(data))

@@ -78,7 +78,8 @@ def stages(cfg: RunConfig, plain: dict | None = None) -> list[Stage]:
     else:
         m = cfg.model
         payload = {"world": plain["world"], "base": plain["base"], "data": data.key, "version": STAGE_VERSIONS["base"],
-                   "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]}
+                   "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]
+                   + ([m.tokenizer] if m.tokenizer != "char" else [])}  # char: as before the key existed
         base_path = stage_path(cache, "base", payload)
         base = Stage("base", base_path, payload, lambda tmp: BUILDS["base"](cfg, data.path, tmp, resume_folder(base_path)))
     m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how
