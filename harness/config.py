@@ -22,6 +22,10 @@ from harness.rollout.backends import BACKENDS
 from harness.train.methods import METHODS
 
 FAMILIES = ["chart", "geometry", "word_problem", "arrow_diagram", "counting"]
+ANSWER_SPACES = ["narrow", "wide"]  # world.answers: harness/world/problems.py draws them
+# The longest gold solution of world.answers=wide with a note step and EOS, in characters (229 measured: a walk over
+# five "magenta triangle"-style options), what model.tokenizer=char needs of model.max_new_tokens.
+WIDE_CHAR_TOKENS = 240
 
 
 @dataclass
@@ -41,6 +45,10 @@ class WorldConfig:
 
     seed: int = spec(0, "seed of the generated data; fixed across run seeds so runs share it", ge=0)
     families: list[str] = spec(list(FAMILIES), "problem families, one per MathVista task type")
+    answers: str = spec("narrow", "answer spaces: narrow (the original world: half multi-choice with 4 options, 4 "
+                                  "colours, small integers; a blind guesser's Pass@16 is 0.87) | wide (a fifth "
+                                  "multi-choice with 2-5 options, objects named from 8 colours x 3 shapes, products "
+                                  "and three-term sums)", choices=ANSWER_SPACES)
     sizes: WorldSizes = spec(WorldSizes(), "records per split")
     base_corpus: int = spec(30000, "size of the base model's pre-training corpus, generated apart from the splits", ge=1)
 
@@ -403,6 +411,18 @@ class CheckpointConfig:
 # training strategy and the checkpoint frequency change results only by float rounding, so a run moved to
 # another number of GPUs keeps its folder and resumes.
 EXECUTION_KEYS = ("name", "results_dir", "executor", "slurm", "train", "checkpoint")
+# Keys added after runs existed, left out of every hash (run folders, shared stages) while they hold the value all
+# those runs had: adding them moved no folder, and a run that sets another value gets folders of its own.
+HASH_NEUTRAL = {("world", "answers"): "narrow", ("model", "tokenizer"): "char"}
+
+
+def hashed(plain: dict) -> dict:
+    """The config as plain data (to_dict) less the HASH_NEUTRAL keys that hold their neutral value."""
+    out = dict(plain)
+    for (section, key), neutral in HASH_NEUTRAL.items():
+        if section in out and out[section].get(key, neutral) == neutral:
+            out[section] = {k: v for k, v in out[section].items() if k != key}
+    return out
 
 
 @dataclass
@@ -469,6 +489,11 @@ class RunConfig:
         evaluated = {"test_id", "test_ood", "val", *self.data.benchmarks}
         problems += [(f"eval.prompt_by_split.{name}", f"is no evaluated split; choose from {sorted(evaluated)}")
                      for name in self.eval.prompt_by_split if name not in evaluated]
+        if (self.world.answers == "wide" and self.model.tokenizer == "char" and not self.model.path
+                and not self.data.path and self.model.max_new_tokens < WIDE_CHAR_TOKENS):
+            problems.append(("model.max_new_tokens", f"world.answers=wide writes gold solutions of up to "
+                             f"{WIDE_CHAR_TOKENS} characters, one token each with model.tokenizer=char: set "
+                             f"model.max_new_tokens={WIDE_CHAR_TOKENS} or model.tokenizer=subword"))
         if self.prm.max_per_query > self.prm.samples_per_query:
             problems.append(("prm.max_per_query", f"keeps more responses than are sampled "
                              f"(prm.samples_per_query={self.prm.samples_per_query}); lower it"))
@@ -485,4 +510,4 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     return from_dict(RunConfig, data, source=source)
 
 
-__all__ = ["RunConfig", "ConfigError", "load_config", "to_dict"]
+__all__ = ["RunConfig", "ConfigError", "hashed", "load_config", "to_dict"]

@@ -6,20 +6,24 @@ import random
 
 import pytest
 
-from harness.config import FAMILIES, ModelConfig
+from harness.config import FAMILIES, WIDE_CHAR_TOKENS, ModelConfig
 from harness.data.datasets import load_mathv360k, load_mathvista
 from harness.reward.answers import exact_match_reward
 from harness.world.problems import generate
 from harness.world.writer import problems, write_world
 
+NARROW_DIGEST = "ae2efcc62597c9ab"  # 60 val problems of world seed 0, before world.answers existed
+
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("ood", [False, True])
-def test_gold_solution_is_judged_correct_and_wrong_answer_is_not(family, ood):
+@pytest.mark.parametrize("answers", ["narrow", "wide"])
+def test_gold_solution_is_judged_correct_and_wrong_answer_is_not(family, ood, answers):
     rng = random.Random(7)
     kinds = set()
+    budget = ModelConfig().max_new_tokens if answers == "narrow" else WIDE_CHAR_TOKENS
     for _ in range(150):
-        p = generate(rng, family, ood)
+        p = generate(rng, family, ood, answers)
         record = dict(answer=p.answer, question_type=p.question_type, answer_type=p.answer_type,
                       choices=p.choices, precision=p.precision, unit=p.unit)
         assert exact_match_reward(["\n".join(p.steps)], **record) == [1.0], p.steps
@@ -27,9 +31,31 @@ def test_gold_solution_is_judged_correct_and_wrong_answer_is_not(family, ood):
         assert exact_match_reward([wrong], **record) == [0.0]
         # The embedded model's tokens are characters: the gold solution with a note step and EOS must fit.
         longest = len("\n".join(p.steps)) + max((len(d) + 1 for d in p.distractors), default=0) + 1
-        assert longest <= ModelConfig().max_new_tokens, p.steps
+        assert longest <= budget, p.steps
         kinds.add(p.question_type)
     assert kinds == {"multi_choice", "free_form"}
+
+
+def test_the_narrow_world_is_the_one_every_earlier_run_used():
+    """world.answers=narrow draws exactly what the world drew before the wide answer spaces existed (the digest
+    was taken from the data the code before them wrote: 3,107 files of the default world compared equal)."""
+    import hashlib
+
+    facts = [(p.question, p.answer, p.choices, p.steps, p.image.tobytes().hex())
+             for p in problems(0, "val", 60, FAMILIES)]
+    digest = hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
+    assert digest == NARROW_DIGEST
+
+
+def test_wide_answer_spaces_name_objects_and_reach_past_single_digits():
+    wide = [generate(random.Random(i), FAMILIES[i % len(FAMILIES)], answers="wide") for i in range(500)]
+    answers = {f: {p.answer for p in wide if p.family == f} for f in FAMILIES}
+    assert len(answers["arrow_diagram"]) > 12 and all(" " in a for a in answers["arrow_diagram"])  # "red circle"
+    assert max(int(a) for a in answers["counting"]) > 20  # pips of up to six dice
+    assert max(int(a) for a in answers["chart"] if a.isdigit()) > 40  # products
+    share = sum(p.question_type == "multi_choice" for p in wide) / len(wide)
+    assert 0.03 < share < 0.2
+    assert {len(p.choices) for p in wide if p.choices} <= {2, 3, 4, 5}
 
 
 def test_text_options_are_walked_to_a_letter_and_numeric_ones_answered_by_value():

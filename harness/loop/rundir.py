@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.config import EXECUTION_KEYS, RunConfig, to_dict
+from harness.config import EXECUTION_KEYS, RunConfig, hashed, to_dict
 from harness.io import append_jsonl, atomic_write_json, atomic_write_text, read_json, read_jsonl
 from harness.stages.cache import config_hash
 
@@ -23,13 +23,11 @@ def slug(text: str) -> str:
 def run_key(cfg: RunConfig, plain: dict | None = None) -> str:
     """Hash of everything that changes a run's results (not its name or where it is stored); `plain` is the
     config as plain data when the caller has made it already (to_dict(cfg))."""
-    plain = to_dict(cfg) if plain is None else plain
+    plain = hashed(to_dict(cfg) if plain is None else plain)
     d = {k: v for k, v in plain.items() if k not in EXECUTION_KEYS}
     # how saved responses are scored, not what the run computes: `harness rescore` changes it
     d["eval"] = {k: v for k, v in d["eval"].items() if k != "judge"}
     d["rollout"] = {k: v for k, v in d["rollout"].items() if k != "vllm"}  # how the engine executes (config.VLLMConfig)
-    if d["model"].get("tokenizer") == "char":  # the tokenizer of every run before the key existed: folders stay
-        d["model"] = {k: v for k, v in d["model"].items() if k != "tokenizer"}
     return config_hash(d, 8)
 
 

@@ -166,13 +166,13 @@ class VLLMEngine(RolloutEngine):
         self._weights_awake = True   # vLLM's sleep state of the weights (wake_up takes them and the KV cache apart)
         self._weights_pushed = True  # since the last sleep (level 2 drops them: waking without a push is garbage)
         # one folder per node (its local rank 0 writes it), named by rank 0
-        name = distributed.broadcast(Path(tempfile.mkdtemp(prefix="harness-vllm-")).name)
+        name = distributed.broadcast(Path(tempfile.mkdtemp(prefix="harness-vllm-")).name if distributed.is_main() else None)
         self._folder = Path(tempfile.gettempdir()) / name
         self._folder.mkdir(exist_ok=True)
         self._write_start(model, adapter)
         free_cache()  # vLLM checks its memory share is free when it starts
-        kw = dict(model=str(self._folder), dtype=str(self.dtype).removeprefix("torch."), seed=distributed.rank() // self.tp,
-                  enable_sleep_mode=True, gpu_memory_utilization=o.gpu_memory_utilization,
+        kw = dict(model=str(self._folder), dtype=str(self.dtype).removeprefix("torch."), enable_sleep_mode=True,
+                  seed=distributed.rank() // self.tp, gpu_memory_utilization=o.gpu_memory_utilization,
                   max_model_len=o.max_model_len, tensor_parallel_size=o.tensor_parallel_size,
                   trust_remote_code=o.trust_remote_code, enforce_eager=o.enforce_eager,
                   max_num_seqs=rollout.batch_sequences, limit_mm_per_prompt={"image": 1})
@@ -213,7 +213,8 @@ class VLLMEngine(RolloutEngine):
         outputs = []
         for i in range(0, len(prompts), chunk):  # requests built (their images decoded) a chunk at a time
             part = prompts[i:i + chunk]
-            params = [sampling_params(self.vllm, settings, self.adapter.eos_token_id, settings.seed + (i + j) * settings.k)
+            stop = self.adapter.eos_token_id
+            params = [sampling_params(self.vllm, settings, stop, settings.seed + (i + j) * settings.k)
                       for j in range(len(part))]
             outputs += self.llm.generate(requests(self.adapter, part), params, use_tqdm=True,
                                          lora_request=self.lora_request)

@@ -55,7 +55,7 @@ def build(cfg: RunConfig, data: Path, out: Path, resume: Path | None = None) -> 
     torch.set_num_threads(cfg.model.threads)
     b = cfg.base
     corpus = base_corpus(cfg.world.seed, cfg.world.base_corpus, cfg.world.families, b.cot_fraction,
-                         b.hint_fraction, b.distractor_rate, b.caption_fraction)
+                         b.hint_fraction, b.distractor_rate, b.caption_fraction, cfg.world.answers)
     model, adapter = new_base_model(cfg.model, corpus)  # a subword tokenizer is learned from the corpus
     model, losses = pretrain(model, adapter, corpus, b.optim, b.steps, resume)
     save_policy(model, adapter, out / "model")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.config import RunConfig, to_dict
+from harness.config import RunConfig, hashed, to_dict
 from harness.data.checks import require_rewardable
 from harness.data.images import set_cache_budget
 from harness.data.splits import load_splits
@@ -64,7 +64,7 @@ class Stage:
 def stages(cfg: RunConfig, plain: dict | None = None) -> list[Stage]:
     """The shared stages a run needs, in order: data, base, warm-up (and prm). Pure: nothing is built. `plain` is
     the config as plain data when the caller has made it already (to_dict(cfg)); the keys read sections of it."""
-    plain = to_dict(cfg) if plain is None else plain
+    plain = hashed(to_dict(cfg) if plain is None else plain)
     cache = Path(cfg.results_dir) / "_stages"
     if cfg.data.path:
         data = Stage("data", Path(cfg.data.path).resolve(), {"path": cfg.data.path})
@@ -72,14 +72,15 @@ def stages(cfg: RunConfig, plain: dict | None = None) -> list[Stage]:
         world = {k: v for k, v in plain["world"].items() if k != "base_corpus"}  # only the base stage reads it
         payload = {"world": world, "version": STAGE_VERSIONS["data"]}
         data = Stage("data", stage_path(cache, "data", payload), payload,
-                     lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes), cfg.world.families)})
+                     lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes), cfg.world.families,
+                                                        cfg.world.answers)})
     if cfg.model.path:
         base = Stage("base", Path(cfg.model.path).resolve(), {"path": cfg.model.path})
     else:
         m = cfg.model
         payload = {"world": plain["world"], "base": plain["base"], "data": data.key, "version": STAGE_VERSIONS["base"],
-                   "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads]
-                   + ([m.tokenizer] if m.tokenizer != "char" else [])}  # char: as before the key existed
+                   "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads,
+                            *([plain["model"]["tokenizer"]] if "tokenizer" in plain["model"] else [])]}
         base_path = stage_path(cache, "base", payload)
         base = Stage("base", base_path, payload, lambda tmp: BUILDS["base"](cfg, data.path, tmp, resume_folder(base_path)))
     m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how

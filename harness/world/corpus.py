@@ -28,11 +28,11 @@ CAPTION_PROMPT = "Describe the image."
 
 
 def base_corpus(seed: int, n: int, families: list[str], cot_fraction: float, hint_fraction: float,
-                distractor_rate: float, caption_fraction: float = 0.0) -> list[Example]:
-    """n pre-training examples with in-memory images."""
+                distractor_rate: float, caption_fraction: float = 0.0, answers: str = "narrow") -> list[Example]:
+    """n pre-training examples with in-memory images, in the world's answer spaces."""
     rng = split_rng(seed, "base-corpus-mix")
     out = []
-    for p in problems(seed, "base-corpus", n, families):
+    for p in problems(seed, "base-corpus", n, families, answers=answers):
         question = human_turn(p).replace("<image>\n", "")
         if rng.random() < caption_fraction:
             out.append(Example(Prompt(CAPTION_PROMPT, p.image, cot=False), p.caption))

@@ -17,6 +17,10 @@ COLORS = {
     "blue": (40, 80, 220),
     "yellow": (235, 190, 20),
 }
+# world.answers=wide names objects from eight colours (initials stay unique: a reading step writes "rc" for a red
+# circle); the first four are the narrow world's, unchanged
+WIDE_COLORS = {**COLORS, "purple": (140, 60, 200), "orange": (240, 130, 30), "cyan": (30, 190, 210),
+               "magenta": (220, 40, 170)}
 SHAPES = ("circle", "square", "triangle")
 
 # Seven-segment layout: which segments light up for each digit (a b c d e f g).
@@ -41,7 +45,7 @@ def draw_shape(img: Image.Image, row: int, col: int, shape: str, color: str) -> 
     """A filled circle, square or triangle in one cell."""
     d = ImageDraw.Draw(img)
     x0, y0, x1, y1 = cell_box(row, col)
-    fill = COLORS[color]
+    fill = WIDE_COLORS[color]
     if shape == "circle":
         d.ellipse((x0, y0, x1, y1), fill=fill)
     elif shape == "square":
@@ -71,6 +75,19 @@ def draw_digit(img: Image.Image, row: int, col: int, digit: int, color=(0, 0, 0)
         d.rectangle(segs[s], fill=color)
 
 
+# Dice faces: which of a cell's 3x3 pip positions (row, col) are filled for 1..6 pips.
+_PIPS = {1: [(1, 1)], 2: [(0, 0), (2, 2)], 3: [(0, 0), (1, 1), (2, 2)], 4: [(0, 0), (0, 2), (2, 0), (2, 2)],
+         5: [(0, 0), (0, 2), (1, 1), (2, 0), (2, 2)], 6: [(0, 0), (0, 2), (1, 0), (1, 2), (2, 0), (2, 2)]}
+
+
+def draw_pips(img: Image.Image, row: int, col: int, pips: int, color: str) -> None:
+    """A dice face of 1..6 square pips, 3 px each, in one cell (world.answers=wide's counting)."""
+    d = ImageDraw.Draw(img)
+    for r, c in _PIPS[pips]:
+        x, y = col * CELL + 2 + 4 * c + c, row * CELL + 2 + 4 * r + r
+        d.rectangle((x, y, x + 2, y + 2), fill=WIDE_COLORS[color])
+
+
 def draw_arrow(img: Image.Image, row: int, col: int, direction: str) -> None:
     """A black arrow pointing up, down, left or right, filling one cell."""
     d = ImageDraw.Draw(img)
@@ -96,7 +113,7 @@ def draw_bar(img: Image.Image, col: int, value: int, color: str, rows: tuple[int
     bottom = (rows[1] + 1) * CELL - 1
     span = (rows[1] - rows[0] + 1) * CELL - 2
     top = bottom - round(span * value / 9)
-    d.rectangle((col * CELL + 3, top, col * CELL + CELL - 4, bottom), fill=COLORS[color])
+    d.rectangle((col * CELL + 3, top, col * CELL + CELL - 4, bottom), fill=WIDE_COLORS[color])
 
 
 def draw_outline(img: Image.Image, kind: str) -> None:

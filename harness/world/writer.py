@@ -25,10 +25,11 @@ def split_rng(seed: int, split: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "little"))
 
 
-def problems(seed: int, split: str, n: int, families: list[str], ood: bool = False) -> list[Problem]:
+def problems(seed: int, split: str, n: int, families: list[str], ood: bool = False,
+             answers: str = "narrow") -> list[Problem]:
     """n problems cycling through the families in a seeded order, so every family is balanced."""
     rng = split_rng(seed, split)
-    return [generate(rng, families[i % len(families)], ood) for i in range(n)]
+    return [generate(rng, families[i % len(families)], ood, answers) for i in range(n)]
 
 
 def human_turn(p: Problem) -> str:
@@ -69,20 +70,21 @@ def mathvista_record(p: Problem, pid: str, image: str) -> dict:
             "meta": {"solution": p.steps, "distractors": p.distractors, "family": p.family}}
 
 
-def write_world(out: Path, seed: int, sizes: dict[str, int], families: list[str]) -> dict[str, int]:
+def write_world(out: Path, seed: int, sizes: dict[str, int], families: list[str],
+                answers: str = "narrow") -> dict[str, int]:
     """Generate and write every split; returns the number of records per split."""
     out = Path(out)
     counts = {}
     for split in MATHV360K_SPLITS:
         recs = []
-        for i, p in enumerate(problems(seed, split, sizes[split], families)):
+        for i, p in enumerate(problems(seed, split, sizes[split], families, answers=answers)):
             rel = f"images/{split}/{i:05d}.png"
             _save_image(p, out / "mathv360k" / rel)
             recs.append(mathv360k_record(p, f"{split}-{i:05d}", rel, labeled=split != "unlabeled"))
         atomic_write_text(out / "mathv360k" / f"{split}.json", json.dumps(recs, indent=1))
         counts[split] = len(recs)
     vista = {}
-    for i, p in enumerate(problems(seed, "test_ood", sizes["test_ood"], families, ood=True)):
+    for i, p in enumerate(problems(seed, "test_ood", sizes["test_ood"], families, ood=True, answers=answers)):
         pid = str(i + 1)
         rel = f"images/{pid}.png"
         _save_image(p, out / "mathvista" / rel)
