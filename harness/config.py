@@ -46,7 +46,7 @@ class WorldConfig:
     seed: int = spec(0, "seed of the generated data; fixed across run seeds so runs share it", ge=0)
     families: list[str] = spec(list(FAMILIES), "problem families, one per MathVista task type")
     answers: str = spec("narrow", "answer spaces: narrow (the original world: half multi-choice with 4 options, 4 "
-                                  "colours, small integers; a blind guesser's Pass@16 is 0.87) | wide (a fifth "
+                                  "colours, small integers; a blind guesser's Pass@16 is 0.87) | wide (a tenth "
                                   "multi-choice with 2-5 options, objects named from 8 colours x 3 shapes, products "
                                   "and three-term sums)", choices=ANSWER_SPACES)
     sizes: WorldSizes = spec(WorldSizes(), "records per split")

@@ -274,3 +274,21 @@ def test_slurm_worker_jobs_share_a_journal_study(tmp_path, prm_results, monkeypa
     assert {slurm_state(j) for j in jobs} == {"COMPLETED"}
     assert _done_points(folder) == {a: 1 for a in ALPHAS}
     assert (folder / "journal.log").exists() and (folder / "best.yaml").exists()
+
+
+def test_a_trial_killed_before_its_point_was_chosen_is_not_queued_again():
+    """A kill inside optuna's `ask` leaves a trial without parameters; the next worker fails it and re-queues the
+    points of interrupted trials. There is no point to re-queue (the grid sampler of a study refuses an empty one);
+    the sampler proposes it again."""
+    from datetime import datetime
+
+    from harness.app.tune.study import requeue
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()  # what the killed worker left: created, no parameter suggested yet
+    study.tell(trial.number, state=TrialState.FAIL)
+    interrupted = study.ask({"x": optuna.distributions.CategoricalDistribution([0.0, 1.0])})
+    study.tell(interrupted.number, state=TrialState.FAIL)
+    requeue(study, datetime.now())
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.system_attrs["fixed_params"] for t in waiting] == [interrupted.params]  # the chosen point only

@@ -136,7 +136,9 @@ def requeue(study: optuna.Study, started: datetime) -> None:
     groups: dict[tuple, list[FrozenTrial]] = {}
     for t in study.get_trials(deepcopy=False):
         groups.setdefault(_key(t.params), []).append(t)
-    for trials in groups.values():
+    for key, trials in groups.items():
+        if not key:  # killed inside `ask`, before its point was chosen: nothing to resume (the sampler proposes it)
+            continue
         if any(t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING) for t in trials):
             continue
         failed = [t for t in trials if t.state == TrialState.FAIL]
