@@ -121,7 +121,7 @@ def test_config_takes_each_axis_from_its_registry(override, message):
     (["temperature.policy=adaptive"], "temperature.metric: reward_pass_at_2 needs a reward model"),
     (["rollout.backend=vllm", "rollout.vllm.sleep_level=2", "model.lora_rank=8"],
      "rollout.vllm.sleep_level: 2 discards the engine's weights"),
-    (["world.answers=wide"], "model.max_new_tokens: world.answers=wide writes gold solutions of up to 240"),
+    (["model.tokenizer=char"], "model.max_new_tokens: world.answers=wide writes gold solutions of up to 240"),
 ])
 def test_cross_field_rules_ask_the_entries(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -129,7 +129,7 @@ def test_cross_field_rules_ask_the_entries(overrides, message):
     fixed = {"select.operator=threshold": ["reward_model.kind=oracle"], "select.k=17": ["select.k=2"],
              "method.kind=gold_sft": ["method.kind=continuous"], "temperature.policy=adaptive":
              ["temperature.metric=pass_at_k"], "model.lora_rank=8": ["rollout.vllm.sleep_level=1"],
-             "world.answers=wide": ["model.tokenizer=subword"]}
+             "model.tokenizer=char": ["model.max_new_tokens=240"]}
     load_config(None, overrides + fixed[overrides[-1]])  # the fix the message names is accepted
 
 

@@ -73,13 +73,13 @@ def test_same_corpus_same_tokenizer_and_it_loads_without_custom_code(corpus, sub
 
 
 def test_a_subword_base_model_is_its_own_stage_and_trains(tiny_config):
-    """The tiny world's base, warm-up and a response in the answer format, with subwords; the char model's stages
-    and run folders are where they were before the key existed."""
+    """The tiny world's base, warm-up and a response in the answer format, with subwords; a char model has stages
+    and run folders of its own on the same data."""
     from harness.loop.rundir import run_key
     from harness.stages.graph import prepare, stages
 
     cfg = tiny_config("model.tokenizer=subword", "model.threads=1")
-    char = tiny_config()
+    char = tiny_config("model.tokenizer=char", "model.max_new_tokens=240")
     assert [s.path for s in stages(cfg)][1:] != [s.path for s in stages(char)][1:]  # base and warm-up differ
     assert stages(cfg)[0].path == stages(char)[0].path  # the data is shared
     assert run_key(cfg) != run_key(char)  # a run on subwords has a folder of its own
