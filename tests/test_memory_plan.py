@@ -46,3 +46,18 @@ def test_parameters_are_counted_from_the_checkpoint_config(tmp_path):
     frozen = counted_shape(load_config(None, [f"model.path={path}", "model.freeze_vision=true"]))
     vision = sum(p.numel() for n, p in real.named_parameters() if ".vision_tower." in n)
     assert frozen.trainable == shape.params - vision
+
+
+def test_the_embedded_subword_model_is_counted_at_its_largest_vocabulary(tiny_config, tiny_results):
+    """Its pieces are learned when the base stage runs, so a plan made before it counts SUBWORD_VOCAB of them:
+    never fewer parameters than the base model it builds, and only the embeddings more."""
+    from transformers import AutoModelForImageTextToText
+
+    from harness.stages.graph import stages
+
+    cfg = tiny_config()
+    shape = counted_shape(cfg)
+    base = AutoModelForImageTextToText.from_pretrained(stages(cfg)[1].path / "model")
+    built = sum(p.numel() for p in {id(p): p for p in base.parameters()}.values())
+    assert cfg.model.tokenizer == "subword" and "upper bound" in shape.source
+    assert 0 < shape.params - built <= 2 * (shape.vocab - base.config.vocab_size) * cfg.model.hidden_size

@@ -188,7 +188,11 @@ def new_base_model(m: ModelConfig, corpus: list | None = None):
         reader = ADAPTERS.get("tinyvlm")(build_processor())  # renders prompts as the model will read them
         tokenizer = build_subword_tokenizer(reader.render(e.prompt).replace(IMAGE_TOKEN, "") + e.response
                                             for e in corpus)
-    model, processor = build_tiny_vlm(tokenizer=tokenizer, hidden_size=m.hidden_size,
-                                      num_hidden_layers=m.num_hidden_layers, num_attention_heads=m.num_attention_heads,
-                                      intermediate_size=4 * m.hidden_size)
+    model, processor = build_tiny_vlm(tokenizer=tokenizer, **embedded_shape(m))
     return model, adapter_for(model, processor)
+
+
+def embedded_shape(m: ModelConfig) -> dict:
+    """The embedded tiny VLM's TinyVLMConfig fields that model.* sets."""
+    return dict(hidden_size=m.hidden_size, num_hidden_layers=m.num_hidden_layers,
+                num_attention_heads=m.num_attention_heads, intermediate_size=4 * m.hidden_size)

@@ -55,14 +55,14 @@ def build_tiny_vlm(path_or_none: str | None = None, tokenizer=None, **config_ove
     `AutoProcessor.from_pretrained(path)`.
     """
     tokenizer = tokenizer if tokenizer is not None else build_char_tokenizer()
-    config = TinyVLMConfig(
-        vocab_size=len(tokenizer),
-        image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
+    config = TinyVLMConfig(**{
+        "vocab_size": len(tokenizer),
+        "image_token_id": tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
         **config_overrides,
-    )
+    })
     model = TinyVLMForConditionalGeneration(config)
     processor = build_processor(config, tokenizer)
     if path_or_none is not None:
