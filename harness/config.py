@@ -155,7 +155,7 @@ class BaseConfig:
     # Headroom like the paper's starting point (issue 20): every CoT example shows its answer, so the base learns
     # to rationalise a given answer and to answer directly, not to solve in CoT on its own. On the wide world with
     # subword tokens (benchmarks/headroom.py, test_id) greedy CoT is 0.13 and the warm-up lifts it to 0.22; the
-    # previous recipe (0.7, 0.3) starts at 0.51 with nothing left to gain.
+    # previous recipe (0.7, 0.3) starts at 0.62 and the warm-up lowers it (0.57).
     cot_fraction: float = spec(0.5, "share of the other examples with the CoT instruction and a gold solution (the rest answer directly)", ge=0, le=1)
     hint_fraction: float = spec(1.0, "share of CoT examples that also show the answer in the prompt", ge=0, le=1)
     distractor_rate: float = spec(0.3, "chance a gold solution carries an answer-irrelevant 'note:' step", ge=0, le=1)
