@@ -48,7 +48,7 @@ def test_parameters_are_counted_from_the_checkpoint_config(tmp_path):
     assert frozen.trainable == shape.params - vision
 
 
-def test_the_embedded_subword_model_is_counted_at_its_largest_vocabulary(tiny_config, tiny_results):
+def test_the_embedded_subword_model_is_counted_at_its_largest_vocabulary(tiny_config):
     """Its pieces are learned when the base stage runs, so a plan made before it counts SUBWORD_VOCAB of them:
     never fewer parameters than the base model it builds, and only the embeddings more."""
     from transformers import AutoModelForImageTextToText

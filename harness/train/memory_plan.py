@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from harness.config import ModelConfig, RunConfig
-from harness.model.modeling import DTYPES, build_model, embedded_shape, new_base_model
+from harness.model.modeling import DTYPES, build_model, embedded_shape
 from harness.rollout.backends import BACKENDS
 
 GIB = 2 ** 30
@@ -96,18 +96,15 @@ def _count(m: ModelConfig) -> Shape:
     if m.path:
         model, _ = build_model(m.path, m, meta=True)
         source = f"counted from {m.path}/config.json"
-    elif m.tokenizer == "subword":  # its pieces are learned from the base corpus when the base stage runs
+    else:  # subword pieces are learned from the base corpus when the base stage runs: count their upper bound
         from harness.tinyvlm import build_tiny_vlm
         from harness.tinyvlm.tokenization import SUBWORD_VOCAB
 
+        vocab = {"vocab_size": SUBWORD_VOCAB} if m.tokenizer == "subword" else {}
         with torch.device("meta"):
-            model, _ = build_tiny_vlm(vocab_size=SUBWORD_VOCAB, **embedded_shape(m))
-        source = (f"counted from the embedded model's config (model.hidden_size, num_hidden_layers, ...) with "
-                  f"{SUBWORD_VOCAB} subword pieces, their upper bound")
-    else:
-        with torch.device("meta"):
-            model, _ = new_base_model(m)
-        source = "counted from the embedded model's config (model.hidden_size, num_hidden_layers, ...)"
+            model, _ = build_tiny_vlm(**vocab, **embedded_shape(m))
+        source = "counted from the embedded model's config (model.hidden_size, num_hidden_layers, ...)" + (
+            f" with {SUBWORD_VOCAB} subword pieces, their upper bound" if vocab else "")
     text = model.config.get_text_config()
     heads = text.num_attention_heads
     kv_heads = getattr(text, "num_key_value_heads", None) or heads
