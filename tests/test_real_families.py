@@ -107,6 +107,28 @@ def test_sampler_greedy_matches_generate_on_left_padded_batch(loaded):
     assert [len(r) for r in many] == [3, 3, 3]
 
 
+def test_the_loss_reads_logits_only_from_the_first_response_position_with_the_same_loss_and_gradients(
+        loaded, monkeypatch):
+    """global_batch.logits_window: the prompt's logits are never computed, and nothing the optimizer sees changes."""
+    from harness.train import global_batch
+
+    _, model, adapter = loaded
+    batch = [Example(p, r) for p, r in zip(PROMPTS, ["4", "a cat, two dogs", "yes"])]
+    labels = global_batch.encode(adapter, model, batch)["labels"]
+    assert global_batch.logits_window(labels) < labels.shape[1]  # the check is not vacuous
+    assert global_batch.accepts(model, "logits_to_keep")
+    runs = []
+    for windowed in (True, False):
+        monkeypatch.setattr(global_batch, "accepts", lambda m, name, w=windowed: w)
+        model.zero_grad(set_to_none=True)
+        loss = global_batch.backward(model, adapter, batch, None)
+        runs.append((loss, [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (loss, grads), (full_loss, full_grads) = runs
+    assert loss == pytest.approx(full_loss, rel=1e-5) and len(grads) == len(full_grads) > 0
+    assert all(torch.allclose(g, f, rtol=1e-4, atol=1e-7) for g, f in zip(grads, full_grads))
+    model.zero_grad(set_to_none=True)
+
+
 def check_mrope_positions_follow_the_image_grid(path):
     """Multimodal RoPE: text after an image continues max(h, w) merged cells past its start, not h x w tokens."""
     model = AutoModelForImageTextToText.from_pretrained(path).eval()

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from harness import distributed
-from harness.model.adapters import Adapter, on_device
+from harness.model.adapters import Adapter, accepts, on_device
 
 IGNORE = -100  # label of prompt and padding tokens
 
@@ -38,6 +38,22 @@ def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
                            reduction="sum")
 
 
+def logits_window(labels: torch.Tensor) -> int:
+    """How many last positions of the batch the loss reads logits at: from the one before the first label token
+    of any row to the end. The prompt's positions need none, and a vocabulary-wide row of logits per prompt token
+    was a quarter of a training step's compute on the embedded model (an 8B model's 150k-token vocabulary makes
+    it gigabytes of activations).
+
+    >>> logits_window(torch.tensor([[IGNORE, IGNORE, IGNORE, 5, 6], [IGNORE, IGNORE, 7, 8, IGNORE]]))
+    4
+    >>> logits_window(torch.full((1, 3), IGNORE))
+    3
+    """
+    columns = (labels != IGNORE).any(0).nonzero()
+    first = max(int(columns[0]) - 1, 0) if len(columns) else 0
+    return labels.shape[1] - first
+
+
 def encode(adapter: Adapter, model, examples) -> dict:
     inputs = on_device(adapter.encode_train([e.prompt for e in examples], [e.response for e in examples]), model)
     if "position_ids" not in inputs and (pos := adapter.position_ids(model, inputs)) is not None:
@@ -55,9 +71,12 @@ def backward(model, adapter: Adapter, batch: list, micro_batch_size: int | None)
     inputs = [encode(adapter, model, m or batch[:1]) for m in micro]  # batch[:1]: a stand-in, weighted 0 below
     tokens = sum(int((x["labels"][:, 1:] != IGNORE).sum()) for x, m in zip(inputs, micro) if m)
     total = distributed.all_sum(tokens)
-    loss_sum = 0.0
+    loss_sum, windowed = 0.0, accepts(model, "logits_to_keep")
     for x, m in zip(inputs, micro):
         labels = x.pop("labels")
+        if windowed:
+            n = logits_window(labels)
+            x["logits_to_keep"], labels = n, labels[:, labels.shape[1] - n:]
         summed = token_loss_sum(model(**x, use_cache=False).logits, labels) * (1.0 if m else 0.0)
         (summed / total).backward()
         loss_sum += summed.item()
