@@ -5,6 +5,7 @@ The answer is found by harness.reward.answer_extraction (rules); this module jud
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import string
@@ -137,10 +138,16 @@ def _equivalent(gold: str, pred: str, record: dict) -> bool:
     """Return math-verify's verdict on gold vs pred; any failure counts as not equivalent."""
     if not (verifiable(gold) and verifiable(pred)):
         return False
+    precision = record.get("precision")
+    return _verified(gold, pred, int(precision) if record.get("answer_type") == "float" and precision is not None
+                     else 6)
+
+
+# K samples of one query repeat the same few wrong answers, and sympy's parse is most of a run's grading time.
+@functools.lru_cache(maxsize=1 << 16)
+def _verified(gold: str, pred: str, rounding: int) -> bool:
     from math_verify import parse, verify  # sympy: a second to import, needed only for answers no rule settles
 
-    precision = record.get("precision")
-    rounding = int(precision) if record.get("answer_type") == "float" and precision is not None else 6
     try:
         # no timeouts: math-verify's use signal.alarm, which fails off the main thread
         return bool(verify(parse(gold, parsing_timeout=None), parse(pred, parsing_timeout=None),
