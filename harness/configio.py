@@ -358,6 +358,9 @@ def from_dict(cls: type, data: Mapping[str, Any], *, source: str = "<config>") -
     conv = _Converter(source)
     obj = _BAD
     if isinstance(data, Mapping):
+        # defaults that depend on other keys of the data (RunConfig: a model preset's base recipe); set keys win
+        if (layered := getattr(cls, "layered_defaults", None)) is not None:
+            data = deep_merge(layered(data), data)
         obj = conv.dataclass(cls, data, "")
     else:
         conv.problem("", f"top level must be a mapping, got {_show(data)}")

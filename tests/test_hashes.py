@@ -3,7 +3,8 @@ hash makes every finished run and cached stage look new). The expected names wer
 before the layering change (issue 21) and are pinned in ablation_hashes.json; the run names again on merge-fsdp
 (4515b3c), whose eval.prompt, eval.prompt_by_split and eval.circular keys moved every run's hash (not the stages').
 Issue 20 changed the defaults of the embedded world (wide answers, subword tokens, a base recipe of hinted CoT):
-the pins are the folders of the world before it, which a run reaches by setting those four keys back."""
+the pins are the folders of the world before it, which a run reaches by setting those four keys back, and the
+large preset's base learning rate (its own since issue 20: config.PRESET_BASE) back to the shared one."""
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ from harness.stages.graph import stages
 ABLATIONS = Path(__file__).resolve().parent.parent / "ablations"
 EXPECTED = json.loads((Path(__file__).with_name("ablation_hashes.json")).read_text())
 BEFORE_ISSUE_20 = {"world": {"answers": "narrow"}, "model": {"tokenizer": "char"},
-                   "base": {"cot_fraction": 0.7, "hint_fraction": 0.3}}
+                   "base": {"cot_fraction": 0.7, "hint_fraction": 0.3, "optim": {"lr": 2e-3}}}
 
 
 @pytest.mark.parametrize("grid", sorted(EXPECTED))
