@@ -40,9 +40,9 @@ def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def logits_window(labels: torch.Tensor) -> int:
     """How many last positions of the batch the loss reads logits at: from the one before the first label token
-    of any row to the end. The prompt's positions need none, and a vocabulary-wide row of logits per prompt token
-    was a quarter of a training step's compute on the embedded model (an 8B model's 150k-token vocabulary makes
-    it gigabytes of activations).
+    of any row to the end. The prompt's positions need none: a vocabulary-wide row of logits per prompt token is
+    little compute on the embedded model (1.02x, benchmarks/train_step.py) but, at an 8B model's 150k-token
+    vocabulary, gigabytes of activations.
 
     >>> logits_window(torch.tensor([[IGNORE, IGNORE, IGNORE, 5, 6], [IGNORE, IGNORE, 7, 8, IGNORE]]))
     4
