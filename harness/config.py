@@ -163,6 +163,10 @@ class BaseConfig:
     cot_fraction: float = spec(0.5, "share of the other examples with the CoT instruction and a gold solution (the rest answer directly)", ge=0, le=1)
     hint_fraction: float = spec(1.0, "share of CoT examples that also show the answer in the prompt", ge=0, le=1)
     distractor_rate: float = spec(0.3, "chance a gold solution carries an answer-irrelevant 'note:' step", ge=0, le=1)
+    # Not part of the stage's key when true (HASH_NEUTRAL): a released base is the stage of its key, copied.
+    released: bool = spec(True, "start from the pre-trained base shipped with the harness when one has this config's base "
+                                "stage key (the default recipe's does: harness/stages/released/); false = pre-train it "
+                                "here, into a stage folder of its own")
 
 
 # Correct rationales a warm-up query yields, planned low: a real model may solve few queries, and
@@ -424,7 +428,7 @@ class CheckpointConfig:
 EXECUTION_KEYS = ("name", "results_dir", "executor", "slurm", "train", "checkpoint")
 # Keys added after runs existed, left out of every hash (run folders, shared stages) while they hold the value all
 # those runs had: adding them moved no folder, and a run that sets another value gets folders of its own.
-HASH_NEUTRAL = {("world", "answers"): "narrow", ("model", "tokenizer"): "char"}
+HASH_NEUTRAL = {("world", "answers"): "narrow", ("model", "tokenizer"): "char", ("base", "released"): True}
 
 
 def hashed(plain: dict) -> dict:

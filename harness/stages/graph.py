@@ -17,6 +17,7 @@ from harness.data.images import set_cache_budget
 from harness.data.splits import load_splits
 from harness.registry import lazy
 from harness.reward.models import REWARD_MODELS
+from harness.stages import released
 from harness.stages.cache import ensure_stage, is_done, resume_folder, stage_path
 from harness.world.writer import write_world
 
@@ -82,7 +83,11 @@ def stages(cfg: RunConfig, plain: dict | None = None) -> list[Stage]:
                    "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads,
                             *([plain["model"]["tokenizer"]] if "tokenizer" in plain["model"] else [])]}
         base_path = stage_path(cache, "base", payload)
-        base = Stage("base", base_path, payload, lambda tmp: BUILDS["base"](cfg, data.path, tmp, resume_folder(base_path)))
+
+        def build_base(tmp: Path) -> dict:
+            shipped = cfg.base.released and released.find(base_path.name)
+            return released.copy(shipped, tmp) if shipped else BUILDS["base"](cfg, data.path, tmp, resume_folder(base_path))
+        base = Stage("base", base_path, payload, build_base)
     m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how
     payload = {"warmup": plain["warmup"], "base": base.key, "data": data.key, "version": STAGE_VERSIONS["warmup"],
                "max_new_tokens": m.max_new_tokens, "dtype": m.dtype, "freeze_vision": m.freeze_vision,
