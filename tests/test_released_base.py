@@ -3,16 +3,20 @@ released, a fresh results folder gets it by copy instead of ~10 minutes of pre-t
 import json
 import shutil
 
+import pytest
+
 from harness.config import load_config
 from harness.stages import released
 from harness.stages.cache import DONE
 from harness.stages.graph import stages
 
 
-def test_the_default_recipe_s_base_stage_is_released():
-    """Fails when a change to the default world, model or base recipe moves the base stage's key: release the new
-    base (released.py says how) or the README's main job pre-trains it on every fresh clone."""
-    name = stages(load_config(None, []))[1].path.name
+@pytest.mark.parametrize("preset", [None, "small", "medium", "large"])
+def test_the_base_stage_of_the_default_recipe_and_of_every_preset_is_released(preset):
+    """Fails when a change to the default world, model or base recipe moves a base stage's key: release the new
+    base (released.py says how) or the README's main job (and ablations/mstar.yaml) pre-train it on every fresh
+    clone."""
+    name = stages(load_config(None, [f"model.preset={preset}"] if preset else []))[1].path.name
     assert released.find(name) is not None, f"no released base {name} in {released.RELEASED}"
 
 
@@ -30,7 +34,7 @@ def test_a_fresh_results_folder_copies_the_released_base_and_records_where_it_ca
 
 def test_released_false_and_other_recipes_get_base_stages_of_their_own():
     default = stages(load_config(None, []))[1].path.name
-    for overrides in (["base.released=false"], ["base.steps=5000"], ["model.preset=small"]):
+    for overrides in (["base.released=false"], ["base.steps=5000"], ["model.preset=large", "base.optim.lr=2e-3"]):
         name = stages(load_config(None, overrides))[1].path.name
         assert name != default and released.find(name) is None, overrides
 

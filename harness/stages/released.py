@@ -1,6 +1,6 @@
-"""Pre-trained embedded bases shipped with the harness, so a fresh clone starts self-evolving from the base the
-README's tables were computed from instead of spending ~10 minutes of 2 CPU cores pre-training it (like a paper
-that starts from a released LMM).
+"""Pre-trained embedded bases shipped with the harness (the default recipe's and each model preset's), so a fresh
+clone starts self-evolving from the base the README's tables were computed from instead of spending 10-35 minutes
+of 2 CPU cores pre-training it (like a paper that starts from a released LMM).
 
 A released base is a finished base stage folder, verbatim, in harness/stages/released/<stage folder name>. It
 stands in for a stage of exactly that key (the hash of its own stage.json must give its name) and only with
