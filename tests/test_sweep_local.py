@@ -74,6 +74,13 @@ def test_killed_sweep_resumes_to_identical_results(tmp_path, tiny_results):
     assert _results(folder) == _results(tiny_results / "mini-straight")
 
 
+def test_runs_at_once_in_processes_of_their_own_end_identical_to_runs_one_after_the_other(tmp_path, tiny_results):
+    grid, cli = _grid(tmp_path, tiny_results)
+    sweep(grid, cli + ["name=mini-straight"])  # done already by the test above, or runs now
+    assert sweep(grid, cli + ["name=mini-jobs", "local.jobs=2"]) == 0
+    assert _results(tiny_results / "mini-jobs") == _results(tiny_results / "mini-straight")
+
+
 def test_manifest_keeps_runs_of_earlier_invocations(tmp_path, tiny_results):
     grid, cli = _grid(tmp_path, tiny_results)
     sweep(grid, cli + ["name=mini-a"])  # done already by the first test, or runs now
