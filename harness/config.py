@@ -165,8 +165,8 @@ class BaseConfig:
     distractor_rate: float = spec(0.3, "chance a gold solution carries an answer-irrelevant 'note:' step", ge=0, le=1)
     # Not part of the stage's key when true (HASH_NEUTRAL): a released base is the stage of its key, copied.
     released: bool = spec(True, "start from the pre-trained base shipped with the harness when one has this config's base "
-                                "stage key (the default recipe's does: harness/stages/released/); false = pre-train it "
-                                "here, into a stage folder of its own")
+                                "stage key (the default recipe's and each preset's do: harness/stages/released/); false "
+                                "= pre-train it here, into a stage folder of its own key")
 
 
 # Correct rationales a warm-up query yields, planned low: a real model may solve few queries, and

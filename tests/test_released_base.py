@@ -48,3 +48,13 @@ def test_a_released_folder_whose_stage_json_does_not_hash_to_its_name_is_ignored
     stage["base"]["steps"] = 5000  # a folder copied by hand under the wrong key
     (tmp_path / name / "stage.json").write_text(json.dumps(stage))
     assert released.find(name) is None
+
+
+def test_the_dry_run_says_which_base_is_copied_and_which_is_pre_trained(tmp_path):
+    from harness.app.sweep import describe_plan, load_sweep
+
+    def base_line(*overrides):
+        plan = describe_plan(load_sweep("ablations/training_method.yaml", [f"results_dir={tmp_path}", *overrides]))
+        return next(line for line in plan.splitlines() if line.strip().startswith("base"))
+
+    assert "to copy" in base_line() and "to build" in base_line("base.released=false")

@@ -12,6 +12,7 @@ from harness.app.grid import RunSpec, collector_paused, expand
 from harness.configio import ConfigError, parse_overrides
 from harness.io import atomic_write_text
 from harness.loop.rundir import RunDir
+from harness.stages import released
 from harness.stages.graph import Stage, stages
 from harness.train.memory_plan import plan_config, summary
 from runners import RUNNERS
@@ -92,7 +93,9 @@ def describe_plan(sw: Sweep) -> str:
     """The dry-run text: every run and every stage, with what is shared and what is done."""
     lines = [f"sweep {sw.name}: {len(sw.runs)} runs, executor {sw.executor}, folder {sw.folder}", "", "stages:"]
     for p in sw.stages:
-        state = "done" if p.stage.done else ("external" if p.stage.build is None else "to build")
+        state = "done" if p.stage.done else ("external" if p.stage.build is None else
+                                             "to copy" if p.stage.name == "base" and released.find(p.stage.path.name)
+                                             else "to build")
         lines.append(f"  {p.stage.name:7s} {state:9s} shared by {len(p.runs):3d} runs  {p.stage.path}")
     lines += ["", "runs (memory per GPU: arithmetic, see `harness plan`):"]
     for r in sw.runs:

@@ -84,8 +84,8 @@ def stages(cfg: RunConfig, plain: dict | None = None) -> list[Stage]:
                             *([plain["model"]["tokenizer"]] if "tokenizer" in plain["model"] else [])]}
         base_path = stage_path(cache, "base", payload)
 
-        def build_base(tmp: Path) -> dict:
-            shipped = cfg.base.released and released.find(base_path.name)
+        def build_base(tmp: Path) -> dict:  # base.released=false is in the key: no released base has it
+            shipped = released.find(base_path.name)
             return released.copy(shipped, tmp) if shipped else BUILDS["base"](cfg, data.path, tmp, resume_folder(base_path))
         base = Stage("base", base_path, payload, build_base)
     m = cfg.model  # how pi_0 is trained: loading options that change which weights learn, and how
