@@ -66,7 +66,8 @@ def load_sweep(grid_file: str | Path, cli: list[str], match: str | None = None) 
         runs = [r for r in runs if re.search(match, r.label)]
         if not runs:
             raise ConfigError([f"{grid_file}: --match {match!r} selects no run"])
-    for key, values in (("executor", {r.config.executor for r in runs}), ("local.jobs", {r.config.local.jobs for r in runs})):
+    once = {"executor": {r.config.executor for r in runs}, "local.jobs": {r.config.local.jobs for r in runs}}
+    for key, values in once.items():
         if len(values) > 1:
             raise ConfigError([f"{grid_file}: {key}: runs disagree ({sorted(values)}); set it once for the sweep"])
     return Sweep(name, Path(grid_file), runs, plan_stages(runs), cli)
