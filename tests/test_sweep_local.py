@@ -98,3 +98,17 @@ def test_stage_keys_do_not_depend_on_how_results_dir_is_spelled(tmp_path, monkey
     absolute = [s.path.name for s in stages(load_config(None, [f"results_dir={tmp_path / 'results'}",
                                                                 "reward_model.kind=prm"]))]
     assert relative == absolute and len(relative) == 4
+
+
+def test_local_jobs_is_set_once_per_sweep(tmp_path):
+    import pytest
+
+    from harness.app.sweep import load_sweep
+    from harness.configio import ConfigError
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({}))
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("name: g\nbase: base.yaml\nruns:\n  - label: a\n    set: {local.jobs: 2}\n  - label: b\n")
+    with pytest.raises(ConfigError, match=r"local.jobs: runs disagree \(\[1, 2\]\)"):
+        load_sweep(grid, [])
+    assert load_sweep(grid, ["local.jobs=2"]).runs[0].config.local.jobs == 2
