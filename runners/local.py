@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
+from pathlib import Path
 
 from harness.loop.evolve import run
 from harness.loop.liveness import claimed_by_live_process
@@ -83,27 +85,29 @@ def _one_by_one(todo: list) -> int:
 
 def _at_once(todo: list, jobs: int) -> int:
     """`jobs` runs at a time, each in a fresh interpreter (spawned: torch's threads and MKL's settings start clean,
-    and a finished run's memory goes back to the system). Their progress is in each run's own log and in
-    `harness status`; the workers draw no progress bars, which would write over each other."""
+    and a finished run's memory goes back to the system). Their progress is in each run's log and in
+    `harness status`; what a worker writes to the terminal goes to its run folder's console.log."""
     failed = 0
-    quiet = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # inherited by the workers, read when their tqdm is imported
-    try:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
-            futures = {pool.submit(run, spec.config, spec.label): (name, spec) for name, spec in todo}
-            log.info("%d runs, %d at a time (local.jobs); follow them with: harness status %s", len(todo), jobs,
-                     todo[0][1].path.parent)
-            for future in as_completed(futures):
-                name, spec = futures[future]
-                try:
-                    future.result()
-                    log.info("%s: done", name)
-                except Exception as exc:
-                    log.error("%s failed: %s (log: %s)", name, exc, RunDir(spec.path).log_path)
-                    failed += 1
-    finally:
-        if quiet is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = quiet
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
+        futures = {pool.submit(_run_in_worker, spec.config, spec.label, spec.path): (name, spec) for name, spec in todo}
+        log.info("%d runs, %d at a time (local.jobs); follow them with: harness status %s", len(todo), jobs,
+                 todo[0][1].path.parent)
+        for future in as_completed(futures):
+            name, spec = futures[future]
+            try:
+                future.result()
+                log.info("%s: done", name)
+            except Exception as exc:
+                log.error("%s failed: %s (log: %s)", name, exc, RunDir(spec.path).log_path)
+                failed += 1
     return failed
+
+
+def _run_in_worker(cfg, label: str, folder: Path) -> None:
+    """One run in a worker process, its terminal output (progress bars, warnings) in the run folder's console.log:
+    several runs' progress bars would write over each other on the sweep's terminal."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "console.log", "a") as out:
+        os.dup2(out.fileno(), sys.stdout.fileno())
+        os.dup2(out.fileno(), sys.stderr.fileno())
+    run(cfg, label)

@@ -79,6 +79,8 @@ def test_runs_at_once_in_processes_of_their_own_end_identical_to_runs_one_after_
     sweep(grid, cli + ["name=mini-straight"])  # done already by the test above, or runs now
     assert sweep(grid, cli + ["name=mini-jobs", "local.jobs=2"]) == 0
     assert _results(tiny_results / "mini-jobs") == _results(tiny_results / "mini-straight")
+    runs = [p for p in (tiny_results / "mini-jobs").iterdir() if p.is_dir()]
+    assert len(runs) == 3 and all((p / "console.log").stat().st_size for p in runs)  # the workers' terminal output
 
 
 def test_manifest_keeps_runs_of_earlier_invocations(tmp_path, tiny_results):
