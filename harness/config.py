@@ -401,12 +401,12 @@ class LocalConfig:
     """The local executor (executor=local): the runs of a sweep in processes on this machine."""
 
     # Small models are bound by per-operation overhead more than by arithmetic, so two one-thread processes do
-    # more work than one with two threads: on 2 cores two runs at local.jobs=2 model.threads=1 took 188 s against
-    # 2 x 128 s one after the other at 2 threads (1.36x). model.threads is part of a run's key (the thread count
-    # changes float rounding), so such runs get folders of their own.
+    # more work than one with two threads: on 2 cores two runs at local.jobs=2 model.threads=1 took 182 s against
+    # 251 s one after the other at 2 threads (1.38x, benchmarks/local_jobs.py). model.threads is part of a run's key
+    # (the thread count changes float rounding), so such runs get folders of their own.
     jobs: int = spec(1, "runs executed at once, each in a process of its own with model.threads torch threads "
                         "(keep jobs x threads <= cores: on 2 cores, jobs=2 with model.threads=1 finishes a sweep "
-                        "~1.36x sooner)", ge=1)
+                        "~1.38x sooner)", ge=1)
 
 
 @dataclass
