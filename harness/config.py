@@ -52,6 +52,11 @@ class WorldConfig:
                         choices=ANSWER_SPACES)
     sizes: WorldSizes = spec(WorldSizes(), "records per split")
     base_corpus: int = spec(30000, "size of the base model's pre-training corpus, generated apart from the splits", ge=1)
+    # A run's budget, not the data: outside the data and base stages' keys (harness/stages/graph.py), so the released
+    # base and the warm-up (which samples the whole labeled split) stay. 400 halves a run's cost (issue 20).
+    train_queries: int = spec(400, "labeled queries a run trains on: a sample of the labeled split fixed by world.seed, "
+                                   "the same for every run seed and method (0 = the whole split); the warm-up and PRM "
+                                   "stages use the whole split", ge=0)
 
     def check(self):
         bad = [f for f in self.families if f not in FAMILIES]
@@ -441,7 +446,8 @@ class CheckpointConfig:
 EXECUTION_KEYS = ("name", "results_dir", "executor", "local", "slurm", "train", "checkpoint")
 # Keys added after runs existed, left out of every hash (run folders, shared stages) while they hold the value all
 # those runs had: adding them moved no folder, and a run that sets another value gets folders of its own.
-HASH_NEUTRAL = {("world", "answers"): "narrow", ("model", "tokenizer"): "char", ("base", "released"): True}
+HASH_NEUTRAL = {("world", "answers"): "narrow", ("model", "tokenizer"): "char", ("base", "released"): True,
+                ("world", "train_queries"): 0}
 
 
 def hashed(plain: dict) -> dict:

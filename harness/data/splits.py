@@ -2,6 +2,7 @@
 real datasets: MathV360K-style labeled / unlabeled / val / test_id and a MathVista-style out-of-distribution test."""
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -29,3 +30,10 @@ def load_splits(data: Path) -> dict[str, list[Record]]:
 def eval_splits(splits: dict[str, list[Record]]) -> dict[str, list[Record]]:
     """The test splits of loaded splits."""
     return {k: splits[k] for k in TEST_SPLITS}
+
+
+def seeded_sample(records: list[Record], n: int, tag: str) -> list[Record]:
+    """All of `records` when n is 0 or covers them, else a sample of n seeded by `tag`, in the split's order."""
+    if not n or n >= len(records):
+        return records
+    return [records[i] for i in sorted(random.Random(tag).sample(range(len(records)), n))]

@@ -19,7 +19,7 @@ from harness import distributed
 from harness.config import RunConfig
 from harness.data.datasets import Record, short_answer
 from harness.data.eval_sets import load_benchmark
-from harness.data.splits import load_splits
+from harness.data.splits import load_splits, seeded_sample
 from harness.evaluation.evaluate import prompts_of, score
 from harness.evaluation.run_eval import evaluate_run
 from harness.io import atomic_write_json, read_json
@@ -356,7 +356,7 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
             inputs = _shared_stages(cfg)
             if main:
                 atomic_write_json(rd.path / "inputs.json", {k: str(v) if v else None for k, v in vars(inputs).items()})
-            splits = load_splits(inputs.data)  # read once: the loaders verify every image
+            splits = run_splits(cfg, load_splits(inputs.data))  # read once: the loaders verify every image
             settings = sampling(cfg)  # how this run samples; its steps take it with their own values replaced
             # one rollout engine on this rank for the whole run: Generate, monitor, probe and evaluation
             created = RolloutEngine.created
@@ -376,6 +376,14 @@ def run(cfg: RunConfig, label: str | None = None) -> Path:
                 rd.fail(exc)
             raise
         return rd.path
+
+
+def run_splits(cfg: RunConfig, splits: dict[str, list[Record]]) -> dict[str, list[Record]]:
+    """The splits as a run sees them: on the embedded world, the labeled split cut to world.train_queries."""
+    if cfg.data.path:
+        return splits
+    return {**splits, "labeled": seeded_sample(splits["labeled"], cfg.world.train_queries,
+                                               f"train-queries/{cfg.world.seed}")}
 
 
 def _start(cfg: RunConfig, label: str, rd: RunDir) -> logging.Logger:

@@ -25,6 +25,7 @@ from harness.world.writer import write_world
 # (a new world generator, model architecture or warm-up procedure). A stage's key holds its inputs' keys,
 # so a bump invalidates every later stage too. warmup 5: correct rationales are kept with duplicates, uncapped.
 STAGE_VERSIONS = {"data": 4, "base": 4, "warmup": 5, "prm": 4}
+RUN_BUDGET = ("train_queries",)  # world keys only a run reads: no stage's key holds them
 # How each trained stage is built (torch and the model code: imported when a stage is built, not to plan one).
 BUILDS = {name: lazy(f"harness.stages.{name}:build") for name in ("base", "warmup", "prm")}
 
@@ -67,11 +68,12 @@ def stages(cfg: RunConfig, plain: dict | None = None) -> list[Stage]:
     the config as plain data when the caller has made it already (to_dict(cfg)); the keys read sections of it."""
     plain = hashed(to_dict(cfg) if plain is None else plain)
     cache = Path(cfg.results_dir) / "_stages"
+    world = {k: v for k, v in plain["world"].items() if k not in RUN_BUDGET}
     if cfg.data.path:
         data = Stage("data", Path(cfg.data.path).resolve(), {"path": cfg.data.path})
     else:
-        world = {k: v for k, v in plain["world"].items() if k != "base_corpus"}  # only the base stage reads it
-        payload = {"world": world, "version": STAGE_VERSIONS["data"]}
+        payload = {"world": {k: v for k, v in world.items() if k != "base_corpus"},  # only the base stage reads it
+                   "version": STAGE_VERSIONS["data"]}
         data = Stage("data", stage_path(cache, "data", payload), payload,
                      lambda tmp: {"counts": write_world(tmp, cfg.world.seed, to_dict(cfg.world.sizes), cfg.world.families,
                                                         cfg.world.answers)})
@@ -79,7 +81,7 @@ def stages(cfg: RunConfig, plain: dict | None = None) -> list[Stage]:
         base = Stage("base", Path(cfg.model.path).resolve(), {"path": cfg.model.path})
     else:
         m = cfg.model
-        payload = {"world": plain["world"], "base": plain["base"], "data": data.key, "version": STAGE_VERSIONS["base"],
+        payload = {"world": world, "base": plain["base"], "data": data.key, "version": STAGE_VERSIONS["base"],
                    "arch": [m.hidden_size, m.num_hidden_layers, m.num_attention_heads,
                             *([plain["model"]["tokenizer"]] if "tokenizer" in plain["model"] else [])]}
         base_path = stage_path(cache, "base", payload)

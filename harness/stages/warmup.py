@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness.config import RunConfig, SelectConfig
 from harness.data.datasets import Record, short_answer
-from harness.data.splits import eval_splits, load_splits
+from harness.data.splits import eval_splits, load_splits, seeded_sample
 from harness.evaluation.evaluate import RESPONSES, evaluate
 from harness.io import atomic_write_json, write_jsonl
 from harness.model.adapters import Prompt
@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 def warmup_queries(labeled: list[Record], n: int, seed: int) -> list[Record]:
     """The labeled queries the warm-up samples rationales for: all of them, or a seeded sample of n in the
     split's order (a split this small or smaller is used whole, as before warmup.queries existed)."""
-    if n >= len(labeled):
-        return labeled
-    return [labeled[i] for i in sorted(random.Random(f"warmup-queries/{seed}").sample(range(len(labeled)), n))]
+    return seeded_sample(labeled, n, f"warmup-queries/{seed}")
 
 
 def build(cfg: RunConfig, data: Path, base: Path, out: Path) -> dict:
